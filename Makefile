@@ -1,0 +1,71 @@
+# pybroadcast — see README.md. Everything builds inside this checkout.
+PYTHON    ?= python3
+PHP       ?= php
+PHPIZE    ?= phpize
+VENV      := $(CURDIR)/.venv
+VPY       := $(VENV)/bin/python
+EXT_BUILD := build/php
+EXT       := modules/pybroadcast.so
+PHP_EXT   := $(PHP) -n -d extension=$(CURDIR)/$(EXT)
+HUB_SRC   := $(filter-out pybroadcast/__init__.py,$(wildcard pybroadcast/*.py))
+EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h)
+
+.PHONY: all deps venv hub ext stub install demo test bench clean
+
+all: hub ext
+
+deps:
+	@PYTHON=$(PYTHON) tools/install-deps build
+
+# --- the Python side: virtualenv and Cython-compiled hub --------------------
+$(VPY): requirements.txt requirements-test.txt | deps
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	touch $(VPY)
+
+venv: $(VPY)
+
+build/hub.stamp: $(HUB_SRC) setup.py $(VPY)
+	$(VPY) setup.py -q build_ext --inplace --build-temp build/cython
+	@mkdir -p build && touch $@
+
+hub: build/hub.stamp
+
+# --- the C extension, built with phpize in build/php ------------------------
+$(EXT_BUILD)/Makefile: config.m4 $(VPY)
+	rm -rf $(EXT_BUILD) && mkdir -p $(EXT_BUILD)
+	cp -p config.m4 $(EXT_BUILD)/ && cp -rp ext $(EXT_BUILD)/
+	cd $(EXT_BUILD) && $(PHPIZE) >/dev/null && ./configure -q --with-python=$(VPY) --with-pybroadcast-hub=$(CURDIR)
+
+$(EXT): $(EXT_BUILD)/Makefile $(EXT_SRC) ext/pybroadcast_arginfo.h
+	cp -p ext/* $(EXT_BUILD)/ext/
+	$(MAKE) -s -C $(EXT_BUILD)
+	mkdir -p modules && cp $(EXT_BUILD)/modules/pybroadcast.so $(EXT)
+
+ext: $(EXT)
+
+# Regenerates ext/pybroadcast_arginfo.h from the stub, offline: gen_stub.php
+# wants to download PHP-Parser; Debian's php-parser package provides it.
+stub: $(EXT_BUILD)/Makefile
+	@version=$$(sed -n 's/.*\$$version = "\(.*\)";/\1/p' $(EXT_BUILD)/build/gen_stub.php | head -1); \
+	  mkdir -p $(EXT_BUILD)/build/PHP-Parser-$$version/lib; \
+	  ln -sfn /usr/share/php/PhpParser $(EXT_BUILD)/build/PHP-Parser-$$version/lib/PhpParser
+	$(PHP) $(EXT_BUILD)/build/gen_stub.php -f ext/pybroadcast.stub.php
+
+install: all
+	$(MAKE) -s -C $(EXT_BUILD) install
+	tools/install-ini $(PHP)
+
+demo: all
+	PHP="$(PHP_EXT)" php/demo.sh
+
+test: all
+	@PYTHON=$(PYTHON) tools/install-deps test
+	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" VPY="$(VPY)" tests/run-all
+
+bench: all
+	@PYTHON=$(PYTHON) tools/install-deps test
+	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" $(VPY) bench/run.py
+
+clean:
+	rm -rf build modules pybroadcast/*.c pybroadcast/*.so

@@ -1,0 +1,46 @@
+<?php
+
+/** @generate-class-entries */
+
+namespace {
+    /** Sends $message to every subscriber of $channel, on every node. */
+    function broadcast(string $channel, string $message): void {}
+
+    /** Sends $message to every connection of one user, on every node. */
+    function broadcastToUser(int|string $userId, string $message): void {}
+
+    /**
+     * The users present in $channel, each once, across every node.
+     * @return list<string>
+     */
+    function getChannelUsers(string $channel): array {}
+
+    /** Closes every connection of one user with code 4001, on every node. */
+    function disconnectUser(int|string $userId): void {}
+}
+
+namespace PyBroadcast {
+    /** A hub or broker could not be reached, or refused a request. */
+    class Exception extends \RuntimeException {}
+
+    /** The hub of one node: run it from a long-running CLI script. */
+    final class Server
+    {
+        public function __construct(array $options = []) {}
+
+        /** $callback(array $request): string|int|null — the user id, or null to reject. */
+        public function onAuthenticate(callable $callback): static {}
+
+        /** $callback(string $userId, string $channel): bool — for private- and presence- channels. */
+        public function onAuthorize(callable $callback): static {}
+
+        /** $callback(string $userId, string $channel): void — the user became present. */
+        public function onJoin(callable $callback): static {}
+
+        /** $callback(string $userId, string $channel): void — the user stopped being present. */
+        public function onLeave(callable $callback): static {}
+
+        /** Serves until SIGINT or SIGTERM, then drains connections and returns. */
+        public function run(): void {}
+    }
+}

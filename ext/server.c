@@ -1,0 +1,397 @@
+/* PyBroadcast\Server: holds the PHP callbacks and runs the hub.
+ *
+ * run() starts pybroadcast.runtime.Runtime (the hub thread, created with every
+ * signal blocked so signals reach this thread), then serves the hub's callback
+ * requests on this, the PHP thread: poll the wake-up pipe with the GIL
+ * released, take the queued calls, run each PHP callable with the GIL
+ * released, hand the outcome back. SIGINT/SIGTERM ask the hub to drain; run()
+ * returns once the hub thread has ended. */
+#include "php_pybroadcast.h"
+#include "zend_exceptions.h"
+#include "zend_interfaces.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#ifdef ZEND_SIGNALS
+# include "zend_signal.h"
+#endif
+
+#define JOIN_TIMEOUT 5.0
+
+enum { SLOT_OPTIONS, SLOT_AUTHENTICATE, SLOT_AUTHORIZE, SLOT_JOIN, SLOT_LEAVE, SLOT_COUNT };
+/* Names the Python side uses for the callbacks, by slot. */
+static const char *const slot_names[SLOT_COUNT] = { NULL, "authenticate", "authorize", "join", "leave" };
+
+typedef struct {
+    zval slots[SLOT_COUNT];  /* options array, then the callables (IS_UNDEF when not set) */
+    bool running;
+    zend_object std;
+} pyb_server;
+
+static zend_class_entry *server_ce;
+static zend_object_handlers server_handlers;
+
+static inline pyb_server *server_from(zend_object *object)
+{
+    return (pyb_server *) ((char *) object - XtOffsetOf(pyb_server, std));
+}
+
+static zend_object *server_create(zend_class_entry *ce)
+{
+    pyb_server *server = zend_object_alloc(sizeof(pyb_server), ce);
+    for (int i = 0; i < SLOT_COUNT; i++) {
+        ZVAL_UNDEF(&server->slots[i]);
+    }
+    array_init(&server->slots[SLOT_OPTIONS]);
+    zend_object_std_init(&server->std, ce);
+    object_properties_init(&server->std, ce);
+    server->std.handlers = &server_handlers;
+    return &server->std;
+}
+
+static void server_free(zend_object *object)
+{
+    pyb_server *server = server_from(object);
+    for (int i = 0; i < SLOT_COUNT; i++) {
+        zval_ptr_dtor(&server->slots[i]);
+    }
+    zend_object_std_dtor(object);
+}
+
+/* Callbacks often capture $server: let the cycle collector see them. */
+static HashTable *server_get_gc(zend_object *object, zval **table, int *count)
+{
+    pyb_server *server = server_from(object);
+    *table = server->slots;
+    *count = SLOT_COUNT;
+    return zend_std_get_properties(object);
+}
+
+/* --- signals ---------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_signal;
+static int signal_wake_fd = -1;
+static struct sigaction saved_int, saved_term;
+
+static void on_stop_signal(int signo)
+{
+    int saved_errno = errno;
+    stop_signal = signo;
+    if (signal_wake_fd >= 0) {
+        ssize_t ignored = write(signal_wake_fd, "s", 1);
+        (void) ignored;
+    }
+    errno = saved_errno;
+}
+
+static void set_handler(int signo, const struct sigaction *action, struct sigaction *old)
+{
+#ifdef ZEND_SIGNALS
+    zend_sigaction(signo, action, old);  /* cooperate with Zend's deferred signals */
+#else
+    sigaction(signo, action, old);
+#endif
+}
+
+static void install_stop_handlers(int wake_fd)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    stop_signal = 0;
+    signal_wake_fd = wake_fd;
+    set_handler(SIGINT, &action, &saved_int);
+    set_handler(SIGTERM, &action, &saved_term);
+}
+
+static void restore_stop_handlers(void)
+{
+    set_handler(SIGINT, &saved_int, NULL);
+    set_handler(SIGTERM, &saved_term, NULL);
+    signal_wake_fd = -1;
+}
+
+/* --- the callback pump (PHP thread) ----------------------------------------- */
+
+static PyThreadState *callback_thread_state;  /* set while a PHP callable runs */
+
+static PyObject *describe_exception(void)
+{
+    zend_object *exception = EG(exception);
+    zval rv, *message = zend_read_property(exception->ce, exception, "message", sizeof("message") - 1, 1, &rv);
+    PyObject *text = PyUnicode_FromFormat("%s: %s", ZSTR_VAL(exception->ce->name),
+                                          Z_TYPE_P(message) == IS_STRING ? Z_STRVAL_P(message) : "");
+    zend_clear_exception();
+    return text;
+}
+
+/* Runs one queued call and reports its outcome to the runtime. GIL held on entry and exit. */
+static void run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
+{
+    PyObject *name = PyObject_GetAttrString(call, "name");
+    PyObject *args = PyObject_GetAttrString(call, "args");
+    const char *text = name ? PyUnicode_AsUTF8(name) : NULL;
+    int slot = 0;
+    zval params[2], result;
+    uint32_t count = 0;
+    PyObject *outcome = NULL;
+    bool ok = false;
+
+    for (int i = SLOT_AUTHENTICATE; text && i < SLOT_COUNT; i++) {
+        if (strcmp(text, slot_names[i]) == 0) slot = i;
+    }
+    if (!slot || !args || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) > 2
+            || Z_TYPE(server->slots[slot]) == IS_UNDEF) {
+        PyErr_Clear();
+        outcome = PyUnicode_FromString("no such callback");
+        goto report;
+    }
+    for (; count < (uint32_t) PyTuple_GET_SIZE(args); count++) {
+        if (!pyb_to_zval(PyTuple_GET_ITEM(args, count), &params[count])) {
+            PyErr_Clear();
+            outcome = PyUnicode_FromString("arguments could not be converted");
+            goto report;
+        }
+    }
+
+    ZVAL_UNDEF(&result);
+    callback_thread_state = PyEval_SaveThread();  /* the hub keeps serving meanwhile */
+    zend_result called = call_user_function(NULL, NULL, &server->slots[slot], &result, count, params);
+    PyEval_RestoreThread(callback_thread_state);
+    callback_thread_state = NULL;
+
+    if (EG(exception)) {
+        outcome = describe_exception();
+    } else if (called == FAILURE || Z_TYPE(result) == IS_UNDEF) {
+        outcome = PyUnicode_FromString("could not be called");
+    } else if (!(outcome = pyb_from_zval(&result))) {
+        PyErr_Clear();
+        outcome = PyUnicode_FromFormat("returned an unusable %s", zend_zval_type_name(&result));
+    } else {
+        ok = true;
+    }
+    zval_ptr_dtor(&result);
+
+report:
+    for (uint32_t i = 0; i < count; i++) {
+        zval_ptr_dtor(&params[i]);
+    }
+    if (outcome) {
+        PyObject *done = PyObject_CallMethod(runtime, "resolve", "OON", call, ok ? Py_True : Py_False, outcome);
+        Py_XDECREF(done);
+    }
+    PyErr_Clear();
+    Py_XDECREF(name);
+    Py_XDECREF(args);
+}
+
+static bool runtime_flag(PyObject *runtime, const char *name)
+{
+    PyObject *value = PyObject_GetAttrString(runtime, name);
+    bool set = value && PyObject_IsTrue(value) == 1;
+    Py_XDECREF(value);
+    PyErr_Clear();
+    return set;
+}
+
+/* Serves until the hub thread has finished. GIL held on entry and exit. */
+static void serve(pyb_server *server, PyObject *runtime, int wake_fd)
+{
+    bool stop_requested = false;
+    for (;;) {
+        PyObject *calls = PyObject_CallMethod(runtime, "take_calls", NULL);
+        if (!calls) {
+            PyErr_Print();
+            break;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(calls); i++) {
+            run_callback(server, runtime, PyList_GET_ITEM(calls, i));
+        }
+        Py_DECREF(calls);
+        if (runtime_flag(runtime, "finished")) {
+            break;
+        }
+        if (stop_signal && !stop_requested) {
+            stop_requested = true;
+            PyObject *done = PyObject_CallMethod(runtime, "stop", NULL);
+            Py_XDECREF(done);
+            PyErr_Clear();
+        }
+        struct pollfd wake = { .fd = wake_fd, .events = POLLIN };
+        Py_BEGIN_ALLOW_THREADS
+        poll(&wake, 1, 1000);  /* EINTR is fine: the loop re-checks everything */
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static PyObject *create_runtime(pyb_server *server)
+{
+    PyObject *module = pyb_import("pybroadcast.runtime");
+    PyObject *options = module ? pyb_from_zval(&server->slots[SLOT_OPTIONS]) : NULL;
+    PyObject *ini = options ? pyb_ini_dict() : NULL;
+    PyObject *names = ini ? PyList_New(0) : NULL;
+    PyObject *runtime = NULL;
+    for (int i = SLOT_AUTHENTICATE; names && i < SLOT_COUNT; i++) {
+        if (Z_TYPE(server->slots[i]) != IS_UNDEF) {
+            PyObject *name = PyUnicode_FromString(slot_names[i]);
+            if (!name || PyList_Append(names, name) < 0) Py_CLEAR(names);
+            Py_XDECREF(name);
+        }
+    }
+    if (names) {
+        runtime = PyObject_CallMethod(module, "Runtime", "OOO", options, ini, names);
+    }
+    Py_XDECREF(names);
+    Py_XDECREF(ini);
+    Py_XDECREF(options);
+    Py_XDECREF(module);
+    return runtime;
+}
+
+static long runtime_fd(PyObject *runtime, const char *name)
+{
+    PyObject *value = PyObject_GetAttrString(runtime, name);
+    long fd = value ? PyLong_AsLong(value) : -1;
+    Py_XDECREF(value);
+    return fd;
+}
+
+/* --- methods ------------------------------------------------------------------ */
+
+PHP_METHOD(PyBroadcast_Server, __construct)
+{
+    HashTable *options = NULL;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_ARRAY_HT(options)
+    ZEND_PARSE_PARAMETERS_END();
+    pyb_server *server = server_from(Z_OBJ_P(ZEND_THIS));
+    if (options) {
+        zval_ptr_dtor(&server->slots[SLOT_OPTIONS]);
+        ZVAL_ARR(&server->slots[SLOT_OPTIONS], zend_array_dup(options));
+    }
+    /* Check the options now, so a typo fails where it was written. */
+    if (!pyb_ensure_python()) RETURN_THROWS();
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *module = pyb_import("pybroadcast.settings");
+    PyObject *given = module ? pyb_from_zval(&server->slots[SLOT_OPTIONS]) : NULL;
+    PyObject *ini = given ? pyb_ini_dict() : NULL;
+    PyObject *resolved = ini ? PyObject_CallMethod(module, "resolve", "OO", given, ini) : NULL;
+    if (!resolved) {
+        pyb_throw_python_error();
+    }
+    Py_XDECREF(resolved);
+    Py_XDECREF(ini);
+    Py_XDECREF(given);
+    Py_XDECREF(module);
+    PyGILState_Release(gil);
+}
+
+static void set_callback(INTERNAL_FUNCTION_PARAMETERS, int slot)
+{
+    zend_fcall_info fci;
+    zend_fcall_info_cache fcc;
+    ZEND_PARSE_PARAMETERS_START(1, 1)
+        Z_PARAM_FUNC(fci, fcc)
+    ZEND_PARSE_PARAMETERS_END();
+    pyb_server *server = server_from(Z_OBJ_P(ZEND_THIS));
+    if (server->running) {
+        zend_release_fcall_info_cache(&fcc);
+        zend_throw_exception(pyb_exception_ce, "callbacks cannot change while the server runs", 0);
+        RETURN_THROWS();
+    }
+    /* Keep the callable itself; it is resolved again for each call. */
+    zval_ptr_dtor(&server->slots[slot]);
+    ZVAL_COPY(&server->slots[slot], &fci.function_name);
+    zend_release_fcall_info_cache(&fcc);
+    RETURN_OBJ_COPY(Z_OBJ_P(ZEND_THIS));
+}
+
+PHP_METHOD(PyBroadcast_Server, onAuthenticate) { set_callback(INTERNAL_FUNCTION_PARAM_PASSTHRU, SLOT_AUTHENTICATE); }
+PHP_METHOD(PyBroadcast_Server, onAuthorize) { set_callback(INTERNAL_FUNCTION_PARAM_PASSTHRU, SLOT_AUTHORIZE); }
+PHP_METHOD(PyBroadcast_Server, onJoin) { set_callback(INTERNAL_FUNCTION_PARAM_PASSTHRU, SLOT_JOIN); }
+PHP_METHOD(PyBroadcast_Server, onLeave) { set_callback(INTERNAL_FUNCTION_PARAM_PASSTHRU, SLOT_LEAVE); }
+
+PHP_METHOD(PyBroadcast_Server, run)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    pyb_server *server = server_from(Z_OBJ_P(ZEND_THIS));
+    if (server->running) {
+        zend_throw_exception(pyb_exception_ce, "this server is already running", 0);
+        RETURN_THROWS();
+    }
+    if (!pyb_ensure_python()) RETURN_THROWS();
+
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *runtime = create_runtime(server);
+    long wake_fd = runtime ? runtime_fd(runtime, "wake_fd") : -1;
+    long wake_write_fd = runtime ? runtime_fd(runtime, "wake_write_fd") : -1;
+    if (wake_fd < 0 || wake_write_fd < 0) {
+        pyb_throw_python_error();
+        Py_XDECREF(runtime);
+        PyGILState_Release(gil);
+        RETURN_THROWS();
+    }
+
+    install_stop_handlers((int) wake_write_fd);
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);  /* inherited by the hub thread */
+    PyObject *started = PyObject_CallMethod(runtime, "start", NULL);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (!started) {
+        restore_stop_handlers();
+        pyb_throw_python_error();
+        Py_DECREF(runtime);
+        PyGILState_Release(gil);
+        RETURN_THROWS();
+    }
+    Py_DECREF(started);
+
+    server->running = true;
+    pyb_set_hub_thread_alive(true);
+    volatile bool bailed_out = false;
+    zend_try {
+        serve(server, runtime, (int) wake_fd);
+    } zend_catch {
+        /* exit() or a fatal error inside a callback: stop the hub without
+         * running more PHP, then let the bailout continue. */
+        bailed_out = true;
+        if (callback_thread_state) {
+            PyEval_RestoreThread(callback_thread_state);
+            callback_thread_state = NULL;
+        }
+        PyObject *done = PyObject_CallMethod(runtime, "stop", "O", Py_True);
+        Py_XDECREF(done);
+        PyErr_Clear();
+    } zend_end_try();
+    restore_stop_handlers();
+
+    PyObject *joined = PyObject_CallMethod(runtime, "join", "d", JOIN_TIMEOUT);
+    pyb_set_hub_thread_alive(!joined || !PyObject_IsTrue(joined));
+    if (!joined && !bailed_out) {
+        pyb_throw_python_error();
+    }
+    PyErr_Clear();
+    Py_XDECREF(joined);
+    Py_DECREF(runtime);
+    server->running = false;
+    PyGILState_Release(gil);
+    if (bailed_out) {
+        zend_bailout();
+    }
+}
+
+void pyb_server_init_class(zend_class_entry *ce)
+{
+    server_ce = ce;
+    server_ce->create_object = server_create;
+    memcpy(&server_handlers, &std_object_handlers, sizeof server_handlers);
+    server_handlers.offset = XtOffsetOf(pyb_server, std);
+    server_handlers.free_obj = server_free;
+    server_handlers.get_gc = server_get_gc;
+    server_handlers.clone_obj = NULL;
+}

@@ -1,0 +1,149 @@
+"""What app processes run for ``broadcast()`` and friends.
+
+Only this module (and the small ones it imports) is loaded in php-fpm workers:
+no asyncio, no websockets. The route is chosen per call:
+
+* inside the hub process (``local.current``): straight to the hub's loop;
+* memory driver: a request on the hub's Unix command socket, over one
+  connection kept for the life of the process and checked before reuse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import time
+from typing import Any, Mapping
+
+from . import local, settings as settings_mod, validation, wire
+from .errors import BroadcastError, Unreachable
+from .events import DIRECT, DISCONNECT, MESSAGE, Event
+
+TIMEOUT = 1.0  # seconds: a request never hangs longer than about this
+
+_settings_cache: dict[tuple[Any, ...], settings_mod.Settings] = {}
+_routes: dict[str, "SocketRoute"] = {}
+
+
+def broadcast(ini: Mapping[str, Any], channel: bytes, message: bytes) -> None:
+    settings = _settings(ini)
+    event = Event(MESSAGE, validation.channel(channel), validation.message(message, settings.max_message_size))
+    _route(settings).publish(event)
+
+
+def broadcast_to_user(ini: Mapping[str, Any], user: bytes | int, message: bytes) -> None:
+    settings = _settings(ini)
+    event = Event(DIRECT, validation.user_id(user), validation.message(message, settings.max_message_size))
+    _route(settings).publish(event)
+
+
+def channel_users(ini: Mapping[str, Any], channel: bytes) -> list[str]:
+    settings = _settings(ini)
+    return _route(settings).members(validation.channel(channel))
+
+
+def disconnect_user(ini: Mapping[str, Any], user: bytes | int) -> None:
+    settings = _settings(ini)
+    _route(settings).publish(Event(DISCONNECT, validation.user_id(user)))
+
+
+def _settings(ini: Mapping[str, Any]) -> settings_mod.Settings:
+    key = tuple(ini.items())
+    cached = _settings_cache.get(key)
+    if cached is None:
+        cached = _settings_cache[key] = settings_mod.resolve(None, ini)
+    return cached
+
+
+def _route(settings: settings_mod.Settings) -> Any:
+    if local.current is not None:
+        return local.current
+    if settings.driver != "memory":
+        raise BroadcastError(f"driver {settings.driver!r} is not available yet")
+    path = settings.socket_path
+    route = _routes.get(path)
+    if route is None:
+        route = _routes[path] = SocketRoute(path)
+    return route
+
+
+class SocketRoute:
+    """Requests to a memory-driver hub over its Unix command socket."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._sock: socket.socket | None = None
+        self._pid = 0
+        self._buffer = b""
+
+    def publish(self, event: Event) -> None:
+        self._request(wire.request(wire.PUBLISH, event=list(event)))
+
+    def members(self, channel: str) -> list[str]:
+        return self._request(wire.request(wire.MEMBERS, channel=channel))
+
+    def _request(self, payload: bytes) -> Any:
+        deadline = time.monotonic() + TIMEOUT
+        sock = self._connection(deadline)
+        try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.sendall(payload)
+            line = self._read_line(sock, deadline)
+        except (OSError, TimeoutError) as exc:
+            self._drop()
+            raise Unreachable(f"pybroadcast hub at unix socket {self.path} did not answer: {_reason(exc)}") from None
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise BroadcastError(f"pybroadcast hub refused the request: {reply.get('error')}")
+        return reply.get("result")
+
+    def _read_line(self, sock: socket.socket, deadline: float) -> bytes:
+        while b"\n" not in self._buffer:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("the hub closed the connection")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _connection(self, deadline: float) -> socket.socket:
+        sock = self._sock
+        if sock is not None and (self._pid != os.getpid() or _has_input(sock)):
+            # Forked child (the parent owns this stream) or the hub went away
+            # since the last request: start over rather than risk a lost write.
+            self._drop(close=self._pid == os.getpid())
+            sock = None
+        if sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                sock.connect(self.path)
+            except (OSError, TimeoutError) as exc:
+                sock.close()
+                raise Unreachable(
+                    f"pybroadcast hub unreachable at unix socket {self.path}: {_reason(exc)}"
+                    " (is PyBroadcast\\Server::run() running with the same socket setting?)"
+                ) from None
+            self._sock, self._pid, self._buffer = sock, os.getpid(), b""
+        return sock
+
+    def _drop(self, close: bool = True) -> None:
+        if self._sock is not None and close:
+            self._sock.close()
+        self._sock, self._buffer = None, b""
+
+
+def _has_input(sock: socket.socket) -> bool:
+    """An idle request stream has nothing to read; EOF or stray bytes mean it is stale."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"no answer within {TIMEOUT:.0f} s"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -1,0 +1,104 @@
+"""The hub's Unix command socket, through which app processes reach a memory-driver hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import os
+import socket
+from typing import Any
+
+from . import events, validation, wire
+from .errors import BroadcastError
+from .hub import Hub
+
+log = logging.getLogger("pybroadcast")
+
+APP_EVENTS = frozenset((events.MESSAGE, events.DIRECT, events.DISCONNECT))
+
+
+class CommandServer:
+    def __init__(self, hub: Hub, path: str, max_message_size: int) -> None:
+        self._hub = hub
+        self._path = path
+        self._max = max_message_size
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
+
+    async def start(self) -> None:
+        _remove_stale_socket(self._path)
+        old_umask = os.umask(0o117)  # the socket is created 0660 (owner and group)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve, self._path, limit=wire.line_limit(self._max)
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(self._path, 0o660)
+        log.info("command socket %s", self._path)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._clients):
+                writer.close()
+            # Let each client's task see EOF and end: one cancelled at loop exit
+            # makes Python 3.11's StreamReaderProtocol log a traceback.
+            if self._clients:
+                await asyncio.wait(list(self._clients.values()), timeout=1.0)
+            await self._server.wait_closed()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients[writer] = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            while line := await reader.readline():
+                try:
+                    result = await self._execute(json.loads(line))
+                    writer.write(wire.reply(result))
+                except (ValueError, KeyError, TypeError, BroadcastError) as exc:
+                    writer.write(wire.reply(error=str(exc) or type(exc).__name__))
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+            log.warning("command socket client dropped: %s", exc)
+        finally:
+            self._clients.pop(writer, None)
+            writer.close()
+
+    async def _execute(self, request: dict[str, Any]) -> Any:
+        op = request["op"]
+        if op == wire.PUBLISH:
+            event = events.decode(json.dumps(request["event"]))
+            if event.kind not in APP_EVENTS:
+                raise ValueError(f"event kind {event.kind!r} cannot be sent by an app")
+            if event.kind == events.MESSAGE:
+                validation.channel(event.target)
+            validation.message(event.data, self._max)
+            await self._hub.publish(event)
+            return None
+        if op == wire.MEMBERS:
+            return await self._hub.members(validation.channel(request["channel"]))
+        raise ValueError(f"unknown op {op!r}")
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Refuse to steal a live hub's socket; remove one left by a hub that died."""
+    if not os.path.exists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError as exc:
+        if exc.errno in (errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOENT):
+            os.unlink(path)
+            return
+        raise
+    else:
+        raise BroadcastError(f"another hub is already serving the command socket {path}")
+    finally:
+        probe.close()

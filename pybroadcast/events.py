@@ -1,0 +1,38 @@
+"""Events carried by a broker between app processes and hubs.
+
+One compact JSON array per event, so the same bytes travel over the hub's
+command socket and over Redis Pub/Sub.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+MESSAGE = "message"  # target: channel, data: the message
+DIRECT = "direct"  # target: user id, data: the message
+DISCONNECT = "disconnect"  # target: user id
+JOIN = "join"  # target: channel, data: user id
+LEAVE = "leave"  # target: channel, data: user id
+KINDS = frozenset((MESSAGE, DIRECT, DISCONNECT, JOIN, LEAVE))
+
+
+class Event(NamedTuple):
+    kind: str
+    target: str
+    data: str = ""
+
+
+def encode(event: Event) -> bytes:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode(raw: bytes | str) -> Event:
+    """Raise ValueError for anything that is not a well-formed event."""
+    try:
+        kind, target, data = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"malformed event: {exc}") from None
+    if kind not in KINDS or not isinstance(target, str) or not isinstance(data, str):
+        raise ValueError(f"malformed event: {raw[:80]!r}")
+    return Event(kind, target, data)

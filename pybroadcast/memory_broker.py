@@ -1,0 +1,30 @@
+"""In-process broker for a single node; contract in :class:`pybroadcast.broker.Broker`."""
+
+from __future__ import annotations
+
+from .broker import Broker, EventSink
+from .events import DIRECT, DISCONNECT, Event
+
+
+class MemoryBroker(Broker):
+    def __init__(self) -> None:
+        self._sink: EventSink | None = None
+        self._channels: set[str] = set()
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+
+    async def listen(self, channel: str) -> None:
+        self._channels.add(channel)
+
+    async def unlisten(self, channel: str) -> None:
+        self._channels.discard(channel)
+
+    async def publish(self, event: Event) -> None:
+        sink = self._sink
+        if sink is not None and (event.kind in (DIRECT, DISCONNECT) or event.target in self._channels):
+            sink(event)
+
+    async def close(self) -> None:
+        self._sink = None
+        self._channels.clear()

@@ -1,0 +1,90 @@
+"""One client WebSocket connection as the hub sees it, and its outbound queue.
+
+Frames are prepared once per message (``protocol.frame``) and written straight
+to the connection's transport; the :class:`Outbox` joins every frame a peer
+receives in one loop turn into one write. websockets' own ``broadcast()`` frames
+the message again for every connection and writes each one separately, which
+NOTES.md measured at about half the throughput. Control frames (ping, pong,
+close) stay with websockets; with compression off a server frame has no state,
+so both writers can share the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from websockets.protocol import State
+
+log = logging.getLogger("pybroadcast")
+
+
+class Peer:
+    __slots__ = ("connection", "transport", "id", "user", "channels", "pending", "closed", "_outbox")
+
+    def __init__(self, connection: Any, peer_id: str, user: str, outbox: Outbox) -> None:
+        self.connection = connection
+        self.transport: asyncio.WriteTransport = connection.transport
+        self.id = peer_id
+        self.user = user
+        self.channels: set[str] = set()
+        self.pending: list[bytes] = []
+        self.closed = False
+        self._outbox = outbox
+
+    def send(self, frame: bytes) -> None:
+        if not self.pending:
+            self._outbox.mark(self)
+        self.pending.append(frame)
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with a close frame after what is already queued."""
+        if not self.closed:
+            self.closed = True
+            self._outbox.flush_one(self)
+            self._outbox.spawn(self.connection.close(code, reason))
+
+
+class Outbox:
+    """Coalesces writes per peer per loop turn and bounds each peer's buffer."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._dirty: list[Peer] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def mark(self, peer: Peer) -> None:
+        if not self._dirty:
+            self._loop.call_soon(self.flush)
+        self._dirty.append(peer)
+
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for peer in dirty:
+            self.flush_one(peer)
+
+    def flush_one(self, peer: Peer) -> None:
+        pending = peer.pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        if peer.connection.protocol.state is not State.OPEN:
+            return
+        transport = peer.transport
+        if transport.get_write_buffer_size() + len(data) > self._limit:
+            # The client reads slower than we send: drop it rather than let its
+            # buffer grow until the ping timeout or delay everyone else.
+            log.warning("closing slow client connection=%s user=%s: over %d bytes unsent",
+                        peer.id, peer.user, self._limit)
+            peer.closed = True
+            transport.abort()
+            return
+        transport.write(data)
+
+    def spawn(self, coroutine: Any) -> None:
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,48 @@
+"""The Presence interface: who is in which channel, across every node.
+
+Drivers: :class:`pybroadcast.memory_presence.MemoryPresence` (one node) and the
+Redis presence (many nodes). ``tests/test_presence_contract.py`` runs the same
+contract against every driver.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Awaitable, Callable
+
+ExpiredCallback = Callable[[str, str], Awaitable[None]]
+
+
+class Presence(ABC):
+    """Contract, for every driver:
+
+    A user is present in a channel while at least one of their connections
+    (on any node) is in it.
+
+    * ``join(channel, user, connection)`` returns True exactly when this call
+      made the user present (the transition that fires ``onJoin``); adding a
+      connection that is already there returns False.
+    * ``leave(channel, user, connection)`` returns True exactly when this call
+      made the user absent (the transition that fires ``onLeave``); removing a
+      connection that is not there returns False.
+    * Each transition is reported once, however calls interleave.
+    * ``members(channel)`` lists the present users, each once, in no set order.
+    * ``start(on_expired)``: a driver whose entries can outlive their node calls
+      ``on_expired(channel, user)`` once when such a user stops being present.
+    * ``close()``: releases resources; safe to call twice.
+    """
+
+    async def start(self, on_expired: ExpiredCallback) -> None:
+        return None
+
+    @abstractmethod
+    async def join(self, channel: str, user: str, connection: str) -> bool: ...
+
+    @abstractmethod
+    async def leave(self, channel: str, user: str, connection: str) -> bool: ...
+
+    @abstractmethod
+    async def members(self, channel: str) -> list[str]: ...
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,82 @@
+"""The WebSocket wire protocol: client actions in, server events out (SPEC.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from websockets.frames import Frame, Opcode
+
+from . import validation
+
+ACTIONS = ("subscribe", "unsubscribe")
+
+
+class ProtocolError(Exception):
+    """A bad client frame: answered with an ``error`` event, the connection stays open."""
+
+    def __init__(self, code: str, message: str, channel: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.channel = channel
+
+
+class Action(NamedTuple):
+    action: str
+    channel: str
+
+
+def parse(frame: str | bytes) -> Action:
+    if isinstance(frame, bytes):
+        raise ProtocolError("bad_frame", "binary frames are not supported; send JSON text")
+    try:
+        body = json.loads(frame)
+    except ValueError:
+        raise ProtocolError("bad_json", "frame is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("bad_frame", "frame must be a JSON object")
+    action = body.get("action")
+    if action not in ACTIONS:
+        raise ProtocolError("unknown_action", f"unknown action {str(action)[:40]!r}; use subscribe or unsubscribe")
+    channel = body.get("channel")
+    if not isinstance(channel, str) or not validation.is_valid_channel(channel):
+        shown = channel[:60] if isinstance(channel, str) else None
+        raise ProtocolError("bad_channel", "channel must be 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :", shown)
+    return Action(action, channel)
+
+
+def frame(event: dict[str, Any]) -> bytes:
+    """A complete, unmasked server text frame, encoded once and written to many clients."""
+    payload = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def connected(user: str, connection: str) -> bytes:
+    return frame({"event": "connected", "user": user, "connection": connection})
+
+
+def subscribed(channel: str) -> bytes:
+    return frame({"event": "subscribed", "channel": channel})
+
+
+def unsubscribed(channel: str) -> bytes:
+    return frame({"event": "unsubscribed", "channel": channel})
+
+
+def message(channel: str, data: str) -> bytes:
+    return frame({"event": "message", "channel": channel, "data": data})
+
+
+def direct(data: str) -> bytes:
+    return frame({"event": "direct", "data": data})
+
+
+def presence(kind: str, channel: str, user: str) -> bytes:
+    return frame({"event": kind, "channel": channel, "user": user})
+
+
+def error(code: str, message: str, channel: str | None = None) -> bytes:
+    event: dict[str, Any] = {"event": "error", "code": code, "message": message}
+    if channel is not None:
+        event["channel"] = channel
+    return frame(event)

@@ -1,0 +1,186 @@
+"""The hub's life cycle inside the PHP process that calls ``Server::run()``.
+
+The extension drives it from the PHP thread: ``Runtime(...)``, ``start()`` (with
+every signal blocked, so the hub thread never takes PHP's signals), then a loop
+of ``poll(wake_fd)`` / ``take_calls()`` / ``resolve()`` until ``finished``;
+``stop()`` on SIGINT/SIGTERM; ``join()`` at the end. Everything asyncio happens
+on the hub thread; other threads reach the loop only through
+``call_soon_threadsafe``/``run_coroutine_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any, Coroutine, Iterable
+
+from websockets.asyncio.server import serve
+
+from . import drivers, local, log as logsetup, settings as settings_mod
+from .auth import Authenticator
+from .callbacks import CallbackBridge, PendingCall
+from .command_server import CommandServer
+from .endpoint import Endpoint
+from .errors import BroadcastError, Unreachable
+from .events import Event
+from .hub import Hub
+from .peer import Outbox
+
+log = logging.getLogger("pybroadcast")
+
+CALLBACKS = frozenset(("authenticate", "authorize", "join", "leave"))
+CLOSE_TIMEOUT = 2.0
+CALL_TIMEOUT = 1.0
+
+
+class Runtime:
+    def __init__(self, options: dict[Any, Any], ini: dict[Any, Any], callbacks: Iterable[str]) -> None:
+        logsetup.configure()
+        self.settings = settings_mod.resolve(options, ini)
+        self.bridge = CallbackBridge(frozenset(callbacks) & CALLBACKS, self.settings.callback_timeout)
+        self.finished = False
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._hub: Hub | None = None
+
+    @property
+    def wake_fd(self) -> int:
+        return self.bridge.wake_fd
+
+    @property
+    def wake_write_fd(self) -> int:
+        return self.bridge.wake_write_fd
+
+    # --- PHP thread -------------------------------------------------------
+
+    def start(self) -> None:
+        if local.current is not None:
+            raise BroadcastError("a hub is already running in this process")
+        self._thread = threading.Thread(target=self._thread_main, name="pybroadcast-hub", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join(CLOSE_TIMEOUT)
+            self.bridge.close()
+            raise BroadcastError(str(self._error)) from None
+        local.current = self
+
+    def take_calls(self) -> list[PendingCall]:
+        return self.bridge.take()
+
+    def resolve(self, call: PendingCall, ok: bool, value: Any) -> None:
+        self.bridge.resolve(call, ok, value)
+
+    def stop(self, abandon_callbacks: bool = False) -> None:
+        """Drain and stop; with abandon_callbacks (PHP is exiting) no more PHP runs."""
+        loop, stopping = self._loop, self._stopping
+        if abandon_callbacks:
+            self.bridge.abandon()
+        if loop is not None and stopping is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stopping.set)
+            except RuntimeError:
+                pass  # the loop closed meanwhile: already stopped
+
+    def join(self, timeout: float) -> bool:
+        """True when the hub thread has ended (the interpreter may then be finalized)."""
+        if local.current is self:
+            local.current = None
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.error("hub thread did not stop within %.0f s", timeout)
+                return False
+        self.bridge.close()
+        if self._error is not None:
+            raise BroadcastError(f"the hub stopped on an error: {self._error}")
+        return True
+
+    # --- any thread: the in-process route of broadcast() and friends ------
+
+    def publish(self, event: Event) -> None:
+        self._call(self._require_hub().publish(event))
+
+    def members(self, channel: str) -> list[str]:
+        return self._call(self._require_hub().members(channel))
+
+    def _require_hub(self) -> Hub:
+        if self._hub is None or self.finished:
+            raise Unreachable("the hub in this process is not running")
+        return self._hub
+
+    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(CALL_TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+            raise Unreachable(f"the hub in this process did not answer within {CALL_TIMEOUT:.0f} s") from None
+
+    # --- hub thread -------------------------------------------------------
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to PHP by start(), or logged
+            if self._ready.is_set():
+                log.exception("hub stopped on an unexpected error")
+            self._error = exc
+        finally:
+            self.finished = True
+            self._ready.set()
+            self.bridge.wake()
+
+    async def _main(self) -> None:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stopping = asyncio.Event()
+        self.bridge.bind(loop)
+        broker, presence = drivers.create(settings)
+        outbox = Outbox(loop, max(1 << 20, 4 * settings.max_message_size))
+        hub = Hub(broker, presence, self.bridge)
+        await hub.start()
+        authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
+        if not authenticator.configured:
+            log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
+        endpoint = Endpoint(settings, hub, authenticator, outbox)
+        command = CommandServer(hub, settings.socket_path, settings.max_message_size) if settings.driver == "memory" else None
+        host, port = settings.listen
+        try:
+            if command is not None:
+                await command.start()
+            server = await serve(
+                endpoint.handle, host or None, port,
+                process_request=endpoint.process_request,
+                compression=None,  # per-message deflate costs ~50 KiB per idle connection
+                max_size=settings.max_message_size,
+                ping_interval=settings.ping_interval,
+                ping_timeout=settings.ping_interval,
+                close_timeout=CLOSE_TIMEOUT,
+                logger=logging.getLogger("websockets.server"),
+            )
+        except OSError as exc:
+            if command is not None:
+                await command.close()
+            raise BroadcastError(f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
+        self._hub = hub
+        bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
+        log.info("listening on %s (WebSocket endpoint /ws, driver %s)", bound, settings.driver)
+        self._ready.set()
+        await self._stopping.wait()
+        log.info("shutting down: closing %d connections with 1001", len(hub.peers))
+        server.close()
+        await server.wait_closed()
+        if command is not None:
+            await command.close()
+        await self.bridge.drain()  # the leave hooks that the closes fired
+        await broker.close()
+        await presence.close()
+        log.info("stopped")

@@ -1,0 +1,139 @@
+"""Settings: ``Server`` options > environment variable > php.ini > default.
+
+The extension passes the ``pybroadcast.*`` php.ini values as a dict (an empty
+string means "not set") because php-fpm clears the environment of its workers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+
+def _text(name: str, value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "strict")
+    if isinstance(value, (list, tuple)):  # allowed_origins given as a PHP array
+        value = " ".join(_text(name, v) for v in value)
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValueError(f"option {name!r} must be a string")
+    return str(value).strip()
+
+
+def _positive(kind: type) -> Callable[[str, Any], Any]:
+    def parse(name: str, value: Any) -> Any:
+        try:
+            number = kind(_text(name, value))
+        except ValueError:
+            raise ValueError(f"option {name!r} must be a positive number, got {value!r}") from None
+        if number <= 0:
+            raise ValueError(f"option {name!r} must be a positive number, got {value!r}")
+        return number
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def parse(name: str, value: Any) -> str:
+        text = _text(name, value).lower()
+        if text not in allowed:
+            raise ValueError(f"option {name!r} must be one of {', '.join(allowed)}, got {text!r}")
+        return text
+
+    return parse
+
+
+def _listen(name: str, value: Any) -> tuple[str, int]:
+    text = _text(name, value)
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"option {name!r} must look like ':8080' or '127.0.0.1:8080', got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _origins(name: str, value: Any) -> tuple[str, ...]:
+    return tuple(_text(name, value).split())
+
+
+def _redis_url(name: str, value: Any) -> str:
+    text = _text(name, value)
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"option {name!r} must be a redis://, rediss:// or unix:// URL, got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    env: str | None
+    default: str
+    parse: Callable[[str, Any], Any]
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("listen", "SERVER_ADDRESS", ":8080", _listen),
+    Option("allowed_origins", "ALLOWED_ORIGINS", "http://localhost:8080", _origins),
+    Option("driver", "PYBROADCAST_DRIVER", "memory", _choice("memory", "redis")),
+    Option("redis_url", "PYBROADCAST_REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url),
+    Option("redis_prefix", "PYBROADCAST_REDIS_PREFIX", "pybroadcast", _text),
+    Option("socket", "PYBROADCAST_SOCKET", "", _text),
+    Option("auth_url", "PYBROADCAST_AUTH_URL", "", _text),
+    Option("max_message_size", None, "65536", _positive(int)),
+    Option("presence_ttl", None, "30", _positive(float)),
+    Option("callback_timeout", None, "5", _positive(float)),
+    Option("ping_interval", None, "20", _positive(float)),
+)
+_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: tuple[str, int]
+    allowed_origins: tuple[str, ...]
+    driver: str
+    redis_url: str
+    redis_prefix: str
+    socket: str
+    auth_url: str
+    max_message_size: int
+    presence_ttl: float
+    callback_timeout: float
+    ping_interval: float
+
+    @property
+    def socket_path(self) -> str:
+        return self.socket or os.path.join(tempfile.gettempdir(), "pybroadcast.sock")
+
+
+def _key(name: Any) -> str:
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def resolve(
+    options: Mapping[Any, Any] | None = None,
+    ini: Mapping[Any, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the effective settings; an unknown option or a bad value raises ValueError."""
+    given = {_key(k): v for k, v in (options or {}).items()}
+    unknown = sorted(set(given) - set(_BY_NAME))
+    if unknown:
+        raise ValueError(
+            f"unknown option {unknown[0]!r}; known options: {', '.join(_BY_NAME)}"
+        )
+    ini_values = {_key(k): v for k, v in (ini or {}).items()}
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw: Any = option.default
+        ini_value = ini_values.get(option.name)
+        if ini_value not in (None, "", b""):
+            raw = ini_value
+        if option.env and env.get(option.env):
+            raw = env[option.env]
+        if option.name in given:
+            raw = given[option.name]
+        values[option.name] = option.parse(option.name, raw)
+    return Settings(**values)

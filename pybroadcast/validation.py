@@ -1,0 +1,60 @@
+"""Argument checks shared by app processes and the hub (one source of truth)."""
+
+from __future__ import annotations
+
+import re
+
+_CHANNEL = re.compile(r"[A-Za-z0-9_\-=@,.;:]{1,200}")
+MAX_USER_ID = 200
+
+PRIVATE_PREFIXES = ("private-", "presence-")
+
+
+def is_valid_channel(channel: str) -> bool:
+    return _CHANNEL.fullmatch(channel) is not None
+
+
+def needs_authorization(channel: str) -> bool:
+    return channel.startswith(PRIVATE_PREFIXES)
+
+
+def is_presence_channel(channel: str) -> bool:
+    return channel.startswith("presence-")
+
+
+def text(value: bytes | str, what: str) -> str:
+    """Decode PHP bytes strictly: a WebSocket text frame must carry valid UTF-8."""
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} is not valid UTF-8") from None
+
+
+def channel(value: bytes | str) -> str:
+    name = text(value, "channel")
+    if not is_valid_channel(name):
+        raise ValueError(
+            f"invalid channel {name[:60]!r}: use 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :"
+        )
+    return name
+
+
+def message(value: bytes | str, max_size: int) -> str:
+    size = len(value) if isinstance(value, bytes) else len(value.encode())
+    if size > max_size:
+        raise ValueError(f"message is {size} bytes, over max_message_size ({max_size})")
+    return text(value, "message")
+
+
+def user_id(value: bytes | str | int) -> str:
+    """An int and its decimal string are the same user."""
+    if isinstance(value, bool):
+        raise ValueError("user id must be an int or a string")
+    if isinstance(value, int):
+        return str(value)
+    uid = text(value, "user id")
+    if not uid or len(uid.encode()) > MAX_USER_ID or not uid.isprintable():
+        raise ValueError(f"invalid user id {uid[:60]!r}: use 1-{MAX_USER_ID} printable characters")
+    return uid
