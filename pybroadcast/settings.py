@@ -17,7 +17,7 @@ def _text(name: str, value: Any) -> str:
         value = value.decode("utf-8", "strict")
     if isinstance(value, (list, tuple)):  # allowed_origins given as a PHP array
         value = " ".join(_text(name, v) for v in value)
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ValueError(f"option {name!r} must be a string")
     return str(value).strip()
 

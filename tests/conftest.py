@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from support import Hub
+
+
+@pytest.fixture
+def make_hub() -> Iterator[Callable[..., Hub]]:
+    hubs: list[Hub] = []
+
+    def make(config: dict[str, Any] | None = None, **kwargs: Any) -> Hub:
+        hub = Hub(config, **kwargs)
+        hubs.append(hub)
+        return hub
+
+    yield make
+    for hub in hubs:
+        hub.close()
+
+
+@pytest.fixture
+def hub(make_hub: Callable[..., Hub]) -> Hub:
+    return make_hub()

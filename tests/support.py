@@ -1,0 +1,167 @@
+"""Helpers for tests that drive real PHP processes and real WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+PHP = os.environ.get("PHP", "php")
+EXT = os.environ.get("EXT", str(ROOT / "modules" / "pybroadcast.so"))
+ORIGIN = "http://app.test"
+
+
+def php_command(*args: str, ini: dict[str, str] | None = None) -> list[str]:
+    """php with no php.ini but the extension: the same on every machine."""
+    command = [PHP, "-n", "-d", f"extension={EXT}"]
+    for name, value in (ini or {}).items():
+        command += ["-d", f"{name}={value}"]
+    return command + list(args)
+
+
+def run_php(code: str, ini: dict[str, str] | None = None, env: dict[str, str] | None = None,
+            timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(php_command("-r", code, ini=ini), capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def short_tempdir() -> str:
+    """Unix socket paths are limited to 107 bytes: keep them short."""
+    return tempfile.mkdtemp(prefix="pyb", dir="/tmp")
+
+
+class LogWatcher:
+    """Collects a stream's lines on a thread; tests await lines instead of sleeping."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 10.0, count: int = 1) -> list[re.Match[str]]:
+        """Wait until `count` lines match; returns the matches."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [m for m in map(regex.search, self.lines) if m]
+                if len(found) >= count:
+                    return found[:count]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    raise AssertionError(
+                        f"no {count} line(s) matching {pattern!r}; log so far:\n" + "\n".join(self.lines[-40:])
+                    )
+                self._cond.wait(remaining)
+
+    def matching(self, pattern: str) -> list[str]:
+        regex = re.compile(pattern)
+        with self._cond:
+            return [line for line in self.lines if regex.search(line)]
+
+    async def await_for(self, pattern: str, timeout: float = 10.0, count: int = 1) -> list[re.Match[str]]:
+        return await asyncio.to_thread(self.wait_for, pattern, timeout, count)
+
+
+class Hub:
+    """A real hub: `php tests/php/hub.php` (or another script) with the extension."""
+
+    def __init__(self, config: dict[str, Any] | None = None, script: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        config = dict(config or {})
+        self.dir = short_tempdir()
+        self.port = free_port()
+        self.socket = os.path.join(self.dir, "hub.sock")
+        options = {"listen": f"127.0.0.1:{self.port}", "socket": self.socket, "allowed_origins": ORIGIN}
+        options.update(config.get("options", {}))
+        config["options"] = options
+        self.socket = options["socket"]
+        self.options = options
+        self.ini = {"pybroadcast.socket": self.socket}
+        self.process = subprocess.Popen(
+            php_command(script or str(ROOT / "tests" / "php" / "hub.php")),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYB_TEST_HUB": json.dumps(config), **(env or {})},
+        )
+        self.log = LogWatcher(self.process.stdout)
+        self.log.wait_for(r"listening on|Fatal|Exception", timeout=20)
+        if self.process.poll() is not None or not self.log.matching("listening on"):
+            raise AssertionError("hub did not start:\n" + "\n".join(self.log.lines))
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def php(self, code: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """Run PHP code as an app process pointed at this hub."""
+        return run_php(code, ini={**self.ini, **kwargs.pop("ini", {})}, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+async def open_client(hub: Hub, user: str | int | None = "1", origin: str | None = ORIGIN,
+                      path: str = "/ws", **kwargs: Any) -> ClientConnection:
+    query = f"?user={user}" if user is not None else ""
+    return await connect(f"ws://127.0.0.1:{hub.port}{path}{query}", origin=origin, open_timeout=10, **kwargs)
+
+
+async def recv_json(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def client(hub: Hub, user: str | int = "1", **kwargs: Any) -> ClientConnection:
+    """An open, authenticated client whose `connected` event has been read."""
+    ws = await open_client(hub, user, **kwargs)
+    event = await recv_json(ws)
+    assert event["event"] == "connected" and event["user"] == str(user), event
+    return ws
+
+
+async def subscribe(ws: ClientConnection, channel: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"action": "subscribe", "channel": channel}))
+    return await recv_json(ws)
+
+
+async def next_event(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next event of one kind, skipping others (e.g. presence noise)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        event = await recv_json(ws, max(deadline - time.monotonic(), 0.01))
+        if event["event"] == kind:
+            return event

@@ -1,0 +1,96 @@
+"""The hub process: shutdown on signals, slow clients, keepalive."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import signal
+import socket
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from support import ORIGIN, Hub, client, next_event, subscribe
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_signal_closes_clients_with_1001_and_exits_0(hub: Hub, sig: int) -> None:
+    clients = [await client(hub, user=str(i)) for i in range(3)]
+    for ws in clients:
+        await subscribe(ws, "news")
+    hub.process.send_signal(sig)
+    for ws in clients:
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        assert ws.close_code == 1001
+    assert await asyncio.to_thread(hub.process.wait, 20) == 0
+    assert hub.log.matching("RUN RETURNED"), "run() did not return"
+    assert not os.path.exists(hub.socket), "the command socket was left behind"
+
+
+def test_second_hub_on_the_same_socket_is_refused(hub: Hub) -> None:
+    from support import Hub as HubProcess
+    with pytest.raises(AssertionError, match="another hub is already serving the command socket"):
+        HubProcess({"options": {"socket": hub.socket}})
+
+
+def test_port_in_use_is_a_clear_exception(hub: Hub) -> None:
+    result = hub.php(
+        f"try {{ (new PyBroadcast\\Server(['listen' => '127.0.0.1:{hub.port}', 'socket' => '{hub.socket}2']))->run(); }}"
+        " catch (PyBroadcast\\Exception $e) { echo $e->getMessage(); }")
+    assert f"cannot listen on 127.0.0.1:{hub.port}" in result.stdout, result.stdout + result.stderr
+
+
+def raw_client(hub: Hub, user: str, channel: str, rcvbuf: int | None = None) -> socket.socket:
+    """A client that completes the handshake and subscribes, then never reads or answers pings."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", hub.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws?user={user} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n").encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+    assert accept in response
+    payload = json.dumps({"action": "subscribe", "channel": channel}).encode()
+    mask = os.urandom(4)
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    return sock
+
+
+async def test_slow_client_is_closed_and_others_are_not_delayed(hub: Hub) -> None:
+    fast = await client(hub, user="fast")
+    await subscribe(fast, "firehose")
+    slow = raw_client(hub, "slow", "firehose", rcvbuf=4096)
+    hub.log.wait_for(r"join user=slow channel=firehose")
+    # Rounds of 600 KB that the fast client keeps up with; 30 rounds (18 MB) are
+    # far past the slow client's 1 MiB outbound bound plus its kernel buffers.
+    for _ in range(30):
+        hub.php("$m = str_repeat('x', 60000); for ($i = 0; $i < 10; $i++) broadcast('firehose', $m);")
+        for _ in range(10):
+            assert len((await next_event(fast, "message"))["data"]) == 60000
+        if hub.log.matching(r"closing slow client"):
+            break
+    hub.log.wait_for(r"closing slow client connection=\S+ user=slow")
+    hub.log.wait_for(r"leave user=slow channel=firehose")
+    assert not hub.log.matching(r"closing slow client .* user=fast")
+    slow.close()
+    await fast.close()
+
+
+async def test_unresponsive_client_is_dropped_by_keepalive(make_hub) -> None:
+    hub = make_hub({"options": {"ping_interval": 0.5}})
+    silent = raw_client(hub, "9", "room")
+    hub.log.wait_for(r"join user=9 channel=room")
+    hub.log.wait_for(r"HOOK leave 9 room", timeout=15)
+    # The client's socket is still open: only the keepalive can have ended it
+    # (no close frame came back, hence 1006).
+    hub.log.wait_for(r"disconnected user=9 .* code=1006")
+    silent.close()
