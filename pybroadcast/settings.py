@@ -24,12 +24,13 @@ def _text(name: str, value: Any) -> str:
 
 def _positive(kind: type) -> Callable[[str, Any], Any]:
     def parse(name: str, value: Any) -> Any:
+        text = _text(name, value)
         try:
-            number = kind(_text(name, value))
+            number = kind(text)
         except ValueError:
-            raise ValueError(f"option {name!r} must be a positive number, got {value!r}") from None
+            number = 0
         if number <= 0:
-            raise ValueError(f"option {name!r} must be a positive number, got {value!r}")
+            raise ValueError(f"option {name!r} must be a positive number, got {text!r}")
         return number
 
     return parse

@@ -1,0 +1,43 @@
+--TEST--
+The API the stub declares: functions, classes, signatures
+--EXTENSIONS--
+pybroadcast
+--FILE--
+<?php
+foreach (['broadcast', 'broadcastToUser', 'getChannelUsers', 'disconnectUser'] as $name) {
+    $f = new ReflectionFunction($name);
+    $params = array_map(fn($p) => $p->getType() . ' $' . $p->getName(), $f->getParameters());
+    echo $name, '(', implode(', ', $params), '): ', $f->getReturnType(), "\n";
+}
+var_dump(is_subclass_of('PyBroadcast\Exception', 'RuntimeException'));
+$server = new ReflectionClass('PyBroadcast\Server');
+var_dump($server->isFinal());
+foreach ($server->getMethods() as $m) {
+    $params = array_map(fn($p) => $p->getType() . ' $' . $p->getName(), $m->getParameters());
+    echo $m->getName(), '(', implode(', ', $params), '): ', $m->getReturnType() ?? '-', "\n";
+}
+$s = new PyBroadcast\Server();
+var_dump($s->onAuthenticate(fn() => 1) === $s, $s->onAuthorize('is_string') === $s,
+         $s->onJoin(fn() => null) === $s, $s->onLeave(fn() => null) === $s);
+try { $s->onJoin('no_such_function'); } catch (TypeError $e) { echo get_class($e), "\n"; }
+try { clone $s; } catch (Error $e) { echo $e->getMessage(), "\n"; }
+?>
+--EXPECT--
+broadcast(string $channel, string $message): void
+broadcastToUser(string|int $userId, string $message): void
+getChannelUsers(string $channel): array
+disconnectUser(string|int $userId): void
+bool(true)
+bool(true)
+__construct(array $options): -
+onAuthenticate(callable $callback): static
+onAuthorize(callable $callback): static
+onJoin(callable $callback): static
+onLeave(callable $callback): static
+run(): void
+bool(true)
+bool(true)
+bool(true)
+bool(true)
+TypeError
+Trying to clone an uncloneable object of class PyBroadcast\Server

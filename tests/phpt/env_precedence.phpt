@@ -1,0 +1,14 @@
+--TEST--
+The environment overrides php.ini (options > env > ini > default)
+--EXTENSIONS--
+pybroadcast
+--INI--
+pybroadcast.socket=/tmp/from-ini.sock
+--ENV--
+PYBROADCAST_SOCKET=/tmp/from-env.sock
+--FILE--
+<?php
+try { broadcast('news', 'x'); } catch (PyBroadcast\Exception $e) { echo $e->getMessage(), "\n"; }
+?>
+--EXPECT--
+pybroadcast hub unreachable at unix socket /tmp/from-env.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
