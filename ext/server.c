@@ -128,8 +128,19 @@ static PyObject *describe_exception(void)
     return text;
 }
 
-/* Runs one queued call and reports its outcome to the runtime. GIL held on entry and exit. */
-static void run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
+/* exit() is an "unwind exit" exception since PHP 8: it must reach the top, never be reported as a failure. */
+static bool exiting(void)
+{
+    if (!EG(exception)) return false;
+#if PHP_VERSION_ID >= 80100
+    if (zend_is_graceful_exit(EG(exception))) return true;
+#endif
+    return zend_is_unwind_exit(EG(exception));
+}
+
+/* Runs one queued call and reports its outcome to the runtime. GIL held on entry and exit.
+ * Returns false when PHP is exiting (exit() in the callback): the exception stays pending. */
+static bool run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
 {
     PyObject *name = PyObject_GetAttrString(call, "name");
     PyObject *args = PyObject_GetAttrString(call, "args");
@@ -163,7 +174,13 @@ static void run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
     PyEval_RestoreThread(callback_thread_state);
     callback_thread_state = NULL;
 
-    if (EG(exception)) {
+    if (exiting()) {
+        zval_ptr_dtor(&result);
+        for (uint32_t i = 0; i < count; i++) zval_ptr_dtor(&params[i]);
+        Py_XDECREF(name);
+        Py_XDECREF(args);
+        return false;
+    } else if (EG(exception)) {
         outcome = describe_exception();
     } else if (called == FAILURE || Z_TYPE(result) == IS_UNDEF) {
         outcome = PyUnicode_FromString("could not be called");
@@ -186,6 +203,7 @@ report:
     PyErr_Clear();
     Py_XDECREF(name);
     Py_XDECREF(args);
+    return true;
 }
 
 static bool runtime_flag(PyObject *runtime, const char *name)
@@ -197,22 +215,34 @@ static bool runtime_flag(PyObject *runtime, const char *name)
     return set;
 }
 
+typedef enum { SERVED, EXITING, FORKED } serve_end;
+
 /* Serves until the hub thread has finished. GIL held on entry and exit. */
-static void serve(pyb_server *server, PyObject *runtime, int wake_fd)
+static serve_end serve(pyb_server *server, PyObject *runtime, int wake_fd, pid_t hub_pid)
 {
     bool stop_requested = false;
     for (;;) {
         PyObject *calls = PyObject_CallMethod(runtime, "take_calls", NULL);
         if (!calls) {
             PyErr_Print();
-            break;
+            return SERVED;
         }
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(calls); i++) {
-            run_callback(server, runtime, PyList_GET_ITEM(calls, i));
+            bool went_on = run_callback(server, runtime, PyList_GET_ITEM(calls, i));
+            if (getpid() != hub_pid) {
+                /* A callback forked and this is the child: the hub and its
+                 * thread live in the parent, so this copy must not pump. */
+                Py_DECREF(calls);
+                return FORKED;
+            }
+            if (!went_on) {
+                Py_DECREF(calls);
+                return EXITING;
+            }
         }
         Py_DECREF(calls);
         if (runtime_flag(runtime, "finished")) {
-            break;
+            return SERVED;
         }
         if (stop_signal && !stop_requested) {
             stop_requested = true;
@@ -353,9 +383,11 @@ PHP_METHOD(PyBroadcast_Server, run)
 
     server->running = true;
     pyb_set_hub_thread_alive(true);
+    pid_t hub_pid = getpid();
     volatile bool bailed_out = false;
+    volatile serve_end end = SERVED;
     zend_try {
-        serve(server, runtime, (int) wake_fd);
+        end = serve(server, runtime, (int) wake_fd, hub_pid);
     } zend_catch {
         /* exit() or a fatal error inside a callback: stop the hub without
          * running more PHP, then let the bailout continue. */
@@ -370,9 +402,25 @@ PHP_METHOD(PyBroadcast_Server, run)
     } zend_end_try();
     restore_stop_handlers();
 
+    if (end == FORKED) {
+        /* Leave the parent's hub alone: no stop, no join; run() returns here. */
+        if (!EG(exception)) {
+            php_error_docref(NULL, E_NOTICE, "a callback forked; run() returns in the child process");
+        }
+        Py_DECREF(runtime);
+        server->running = false;
+        PyGILState_Release(gil);
+        return;
+    }
+    if (end == EXITING) {
+        PyObject *done = PyObject_CallMethod(runtime, "stop", "O", Py_True);
+        Py_XDECREF(done);
+        PyErr_Clear();
+    }
+
     PyObject *joined = PyObject_CallMethod(runtime, "join", "d", JOIN_TIMEOUT);
     pyb_set_hub_thread_alive(!joined || !PyObject_IsTrue(joined));
-    if (!joined && !bailed_out) {
+    if (!joined && !bailed_out && end == SERVED) {
         pyb_throw_python_error();
     }
     PyErr_Clear();

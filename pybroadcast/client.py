@@ -58,8 +58,11 @@ def _settings(ini: Mapping[str, Any]) -> settings_mod.Settings:
 
 
 def _route(settings: settings_mod.Settings) -> Any:
-    if local.current is not None:
-        return local.current
+    hub = local.current
+    if hub is not None:
+        if hub.pid == os.getpid():
+            return hub
+        settings = hub.settings  # a child forked from the hub talks to its parent's hub
     if settings.driver != "memory":
         raise BroadcastError(f"driver {settings.driver!r} is not available yet")
     path = settings.socket_path

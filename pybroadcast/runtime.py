@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from typing import Any, Coroutine, Iterable
 
@@ -40,6 +41,7 @@ class Runtime:
         self.settings = settings_mod.resolve(options, ini)
         self.bridge = CallbackBridge(frozenset(callbacks) & CALLBACKS, self.settings.callback_timeout)
         self.finished = False
+        self.pid = os.getpid()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
