@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import json
 import os
 import signal
-import socket
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import ORIGIN, Hub, client, next_event, subscribe
+from support import Hub, client, next_event, raw_client, subscribe
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -42,27 +38,6 @@ def test_port_in_use_is_a_clear_exception(hub: Hub) -> None:
         f"try {{ (new PyBroadcast\\Server(['listen' => '127.0.0.1:{hub.port}', 'socket' => '{hub.socket}2']))->run(); }}"
         " catch (PyBroadcast\\Exception $e) { echo $e->getMessage(); }")
     assert f"cannot listen on 127.0.0.1:{hub.port}" in result.stdout, result.stdout + result.stderr
-
-
-def raw_client(hub: Hub, user: str, channel: str, rcvbuf: int | None = None) -> socket.socket:
-    """A client that completes the handshake and subscribes, then never reads or answers pings."""
-    sock = socket.socket()
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", hub.port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws?user={user} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n").encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
-    assert accept in response
-    payload = json.dumps({"action": "subscribe", "channel": channel}).encode()
-    mask = os.urandom(4)
-    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-    return sock
 
 
 async def test_slow_client_is_closed_and_others_are_not_delayed(hub: Hub) -> None:

@@ -1,0 +1,79 @@
+"""The Broker contract (pybroadcast/broker.py), run against every driver."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from drivers import DRIVERS
+from pybroadcast.events import DIRECT, DISCONNECT, MESSAGE, Event
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def wait(self, count: int, timeout: float = 5.0) -> list[Event]:
+        async with asyncio.timeout(timeout):
+            while len(self.events) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.events
+
+
+@pytest.fixture(params=sorted(DRIVERS))
+async def broker(request):
+    async with contextlib.asynccontextmanager(DRIVERS[request.param])() as (make_broker, _):
+        instance = make_broker()
+        sink = Sink()
+        await instance.start(sink)
+        yield instance, sink
+        await instance.close()
+        await instance.close()  # safe twice
+
+
+async def test_listened_channel_is_delivered(broker) -> None:
+    b, sink = broker
+    await b.listen("news")
+    await b.publish(Event(MESSAGE, "news", "hé <b>"))
+    assert await sink.wait(1) == [Event(MESSAGE, "news", "hé <b>")]
+
+
+async def test_unlistened_channel_is_not_delivered(broker) -> None:
+    b, sink = broker
+    await b.listen("news")
+    await b.publish(Event(MESSAGE, "other", "no"))
+    await b.publish(Event(MESSAGE, "news", "yes"))  # delivered after "no" would have been
+    assert await sink.wait(1) == [Event(MESSAGE, "news", "yes")]
+
+
+async def test_unlisten_stops_delivery(broker) -> None:
+    b, sink = broker
+    await b.listen("a")
+    await b.listen("b")
+    await b.unlisten("a")
+    await b.publish(Event(MESSAGE, "a", "no"))
+    await b.publish(Event(MESSAGE, "b", "yes"))
+    assert await sink.wait(1) == [Event(MESSAGE, "b", "yes")]
+
+
+async def test_user_events_need_no_listen(broker) -> None:
+    b, sink = broker
+    await b.publish(Event(DIRECT, "7", "hi"))
+    await b.publish(Event(DISCONNECT, "7"))
+    assert await sink.wait(2) == [Event(DIRECT, "7", "hi"), Event(DISCONNECT, "7", "")]
+
+
+async def test_events_from_one_publisher_arrive_in_order(broker) -> None:
+    b, sink = broker
+    await b.listen("seq")
+    for i in range(300):
+        await b.publish(Event(MESSAGE, "seq", str(i)))
+    assert [e.data for e in await sink.wait(300)] == [str(i) for i in range(300)]
