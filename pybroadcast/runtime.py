@@ -36,7 +36,9 @@ CALL_TIMEOUT = 1.0
 
 
 class Runtime:
-    def __init__(self, options: dict[Any, Any], ini: dict[Any, Any], callbacks: Iterable[str]) -> None:
+    def __init__(self, options: Any, ini: Any, callbacks: Iterable[str]) -> None:
+        # Annotated Any on purpose: Cython enforces builtin annotations, and an
+        # empty PHP array arrives as a list; settings.resolve checks the shape.
         logsetup.configure()
         self.settings = settings_mod.resolve(options, ini)
         self.bridge = CallbackBridge(frozenset(callbacks) & CALLBACKS, self.settings.callback_timeout)

@@ -113,12 +113,16 @@ def _key(name: Any) -> str:
 
 
 def resolve(
-    options: Mapping[Any, Any] | None = None,
+    options: Any = None,
     ini: Mapping[Any, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build the effective settings; an unknown option or a bad value raises ValueError."""
-    given = {_key(k): v for k, v in (options or {}).items()}
+    if not options:
+        options = {}  # an empty PHP array arrives as an empty list
+    if not isinstance(options, Mapping):
+        raise ValueError("options must be an array of name => value")
+    given = {_key(k): v for k, v in options.items()}
     unknown = sorted(set(given) - set(_BY_NAME))
     if unknown:
         raise ValueError(

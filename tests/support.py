@@ -39,6 +39,11 @@ def run_php(code: str, ini: dict[str, str] | None = None, env: dict[str, str] | 
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def php_string(text: str) -> str:
+    """A PHP expression for exactly these bytes."""
+    return f"base64_decode('{base64.b64encode(text.encode()).decode()}')"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -108,10 +113,13 @@ class Hub:
         self.socket = options["socket"]
         self.options = options
         self.ini = {"pybroadcast.socket": self.socket}
+        # The same settings as environment variables, for scripts that take no options.
+        settings_env = {"SERVER_ADDRESS": options["listen"], "PYBROADCAST_SOCKET": self.socket,
+                        "ALLOWED_ORIGINS": options["allowed_origins"]}
         self.process = subprocess.Popen(
             php_command(script or str(ROOT / "tests" / "php" / "hub.php")),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYB_TEST_HUB": json.dumps(config), **(env or {})},
+            env={**os.environ, "PYB_TEST_HUB": json.dumps(config), **settings_env, **(env or {})},
         )
         self.log = LogWatcher(self.process.stdout)
         self.log.wait_for(r"listening on|Fatal|Exception", timeout=20)

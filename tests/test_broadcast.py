@@ -15,15 +15,10 @@ import urllib.request
 
 import pytest
 
-from support import ROOT, Hub, client, free_port, next_event, php_command, recv_json, run_php, short_tempdir, subscribe
+from support import ROOT, Hub, client, free_port, next_event, php_command, php_string, run_php, short_tempdir, subscribe
 
 # UTF-8, quotes, HTML, backslashes, JSON look-alikes, control characters, a 4-byte emoji.
 TRICKY = 'héllo "wörld" <b>bold</b> & \'single\' \\ {"json":1} \u2028 tab\there\nnewline 🎉'
-
-
-def php_string(text: str) -> str:
-    """A PHP expression for exactly these bytes."""
-    return f"base64_decode('{base64.b64encode(text.encode()).decode()}')"
 
 
 async def test_cli_broadcast_arrives_byte_identical(hub: Hub) -> None:

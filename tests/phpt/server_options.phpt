@@ -13,6 +13,8 @@ $cases = [
     ['presence_ttl' => -1],
     ['redis_url' => 'http://redis'],
     ['typo_option' => 1],
+    ['listen', ':8080'],
+    [],
     ['allowed_origins' => ['http://a.test', 'http://b.test']],
     ['listen' => '127.0.0.1:0', 'callback_timeout' => 2.5, 'ping_interval' => 10],
 ];
@@ -34,5 +36,7 @@ option 'max_message_size' must be a positive number, got 'lots'
 option 'presence_ttl' must be a positive number, got '-1'
 option 'redis_url' must be a redis://, rediss:// or unix:// URL, got 'http://redis'
 unknown option 'typo_option'; known options: listen, allowed_origins, driver, redis_url, redis_prefix, socket, auth_url, max_message_size, presence_ttl, callback_timeout, ping_interval
+options must be an array of name => value
+ok
 ok
 ok

@@ -1,0 +1,19 @@
+<?php
+// Shared by the demo pages and the demo hub: one session store, one config.
+// Demo only: a real app keeps its own session configuration.
+ini_set('session.save_path', getenv('DEMO_SESSION_DIR') ?: sys_get_temp_dir());
+ini_set('session.use_strict_mode', '1');
+const DEMO_CHANNEL = 'news';
+const DEMO_PRESENCE = 'presence-lobby';
+
+function demo_hub_url(): string {
+    $port = getenv('DEMO_HUB_PORT') ?: '8080';
+    $host = parse_url('http://' . ($_SERVER['HTTP_HOST'] ?? 'localhost'), PHP_URL_HOST);
+    return "ws://$host:$port/ws";
+}
+
+function demo_json(int $status, array $body): void {
+    http_response_code($status);
+    header('Content-Type: application/json');
+    echo json_encode($body);
+}

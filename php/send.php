@@ -1,0 +1,25 @@
+<?php
+// send.php: POST channel, message, optional user → broadcast() or broadcastToUser().
+require __DIR__ . '/bootstrap.php';
+session_start(['read_and_close' => true]);
+if (!isset($_SESSION['user_id'])) {
+    demo_json(401, ['error' => 'not logged in']);
+    return;
+}
+if ($_SERVER['REQUEST_METHOD'] !== 'POST') {
+    demo_json(405, ['error' => 'POST channel, message and optionally user']);
+    return;
+}
+$message = (string) ($_POST['message'] ?? '');
+try {
+    if (($_POST['user'] ?? '') !== '') {
+        broadcastToUser($_POST['user'], $message);
+    } else {
+        broadcast((string) ($_POST['channel'] ?? DEMO_CHANNEL), $message);
+    }
+    demo_json(200, ['ok' => true]);
+} catch (ValueError $e) {
+    demo_json(422, ['error' => $e->getMessage()]);
+} catch (PyBroadcast\Exception $e) {
+    demo_json(503, ['error' => $e->getMessage()]);
+}
