@@ -1,0 +1,107 @@
+"""Load-generating WebSocket clients: lean asyncio protocols, one process per core share.
+
+Most clients only count bytes (every benchmark message has the same size, so
+bytes / frame size = messages); a few "probe" clients parse every frame to
+measure publish-to-receive latency from the timestamp in the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import time
+from typing import Any
+
+HANDSHAKE = ("GET /ws?user={user} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://bench\r\n\r\n")
+
+
+def masked_text(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + body
+
+
+class Client(asyncio.Protocol):
+    def __init__(self, user: str, channel: str, probe: bool, ready: asyncio.Future[None]) -> None:
+        self.user, self.channel, self.probe, self.ready = user, channel, probe, ready
+        self.buffer = b""
+        self.upgraded = False
+        self.bytes = 0
+        self.latencies: list[float] = []
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(HANDSHAKE.format(user=self.user, key=base64.b64encode(os.urandom(16)).decode()).encode())
+
+    def data_received(self, data: bytes) -> None:
+        if not self.upgraded:
+            self.buffer += data
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.ready.set_exception(RuntimeError(head.decode(errors="replace")))
+                return
+            self.upgraded = True
+            self.buffer = rest
+            payload = json.dumps({"action": "subscribe", "channel": self.channel}).encode()
+            self.transport.write(masked_text(payload))
+            self.ready.set_result(None)
+            data, self.buffer = self.buffer, b""
+        self.bytes += len(data)
+        if self.probe:
+            self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        buf = self.buffer + data
+        now = time.time()
+        pos = 0
+        while len(buf) - pos >= 2:
+            length = buf[pos + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if len(buf) - pos < 4:
+                    break
+                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            if len(buf) - pos < head + length:
+                break
+            payload = buf[pos + head:pos + head + length]
+            pos += head + length
+            marker = payload.find(b'"data":"t=')
+            if marker >= 0:
+                sent = float(payload[marker + 10:marker + 27])
+                self.latencies.append(now - sent)
+        self.buffer = buf[pos:]
+
+
+async def run_clients(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int) -> None:
+    """Connect `count` subscribers, then answer each "report" on `control` with what arrived since the last."""
+    loop = asyncio.get_running_loop()
+    clients = []
+    for i in range(count):
+        ready: asyncio.Future[None] = loop.create_future()
+        client = Client(f"u{index}-{i}", channel, i < probes, ready)
+        await loop.create_connection(lambda c=client: c, "127.0.0.1", port, local_addr=(source, 0))
+        await ready
+        clients.append(client)
+    control.send("connected")
+    last_bytes, last_cpu = 0, time.process_time()
+    while (command := await asyncio.to_thread(control.recv)) == "report":
+        await asyncio.sleep(0)
+        total = sum(c.bytes for c in clients)
+        cpu = time.process_time()
+        latencies = [lat for c in clients for lat in c.latencies]
+        for c in clients:
+            c.latencies.clear()
+        control.send({"bytes": total - last_bytes, "latencies": latencies, "cpu": cpu - last_cpu})
+        last_bytes, last_cpu = total, cpu
+    for c in clients:
+        c.transport.abort()
+
+
+def worker(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int) -> None:
+    asyncio.run(run_clients(port, count, probes, channel, source, control, index))

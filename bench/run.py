@@ -1,0 +1,246 @@
+"""make bench: fan-out, memory per connection, broadcast() cost in php-fpm, load cost.
+
+Prints a table and writes build/bench.json. Numbers depend on the machine and
+its load: compare figures from one run, not across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from support import EXT, LogWatcher, free_port, php_command, short_tempdir  # noqa: E402
+
+from bench.clients import worker  # noqa: E402
+from pybroadcast import client as app, protocol  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class HubProcess:
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.dir = short_tempdir()
+        self.port = free_port()
+        self.socket = os.path.join(self.dir, "hub.sock")
+        opts = {"listen": f"127.0.0.1:{self.port}", "socket": self.socket, "allowed_origins": "*", **(options or {})}
+        self.process = subprocess.Popen(
+            php_command(str(ROOT / "bench" / "hub.php")), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "WARNING"})
+        self.log = LogWatcher(self.process.stdout)
+        self.ini = {"socket": self.socket.encode()}
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.socket):  # the socket appears once the hub serves
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise SystemExit("hub did not start:\n" + "\n".join(self.log.lines))
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def start_clients(hub: HubProcess, total: int, processes: int, probes: int, channel: str) -> list[Any]:
+    controls = []
+    for index in range(processes):
+        parent, child = multiprocessing.Pipe()
+        multiprocessing.Process(
+            target=worker, daemon=True,
+            args=(hub.port, total // processes, probes, channel, f"127.0.0.{index + 1}", child, index)).start()
+        controls.append(parent)
+    for control in controls:
+        assert control.recv() == "connected"
+    return controls
+
+
+def report(controls: list[Any]) -> dict[str, Any]:
+    for control in controls:
+        control.send("report")
+    parts = [control.recv() for control in controls]
+    return {"bytes": sum(p["bytes"] for p in parts), "latencies": sorted(x for p in parts for x in p["latencies"]),
+            "cpu": sum(p["cpu"] for p in parts)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def fanout(subscribers: int, rates: list[int], seconds: float, processes: int) -> list[dict[str, Any]]:
+    hub = HubProcess()
+    channel = "bench"
+    controls = start_clients(hub, subscribers, processes, probes=10, channel=channel)
+    time.sleep(0.5)  # let the "subscribed" acks land before the baseline
+    report(controls)
+    padding = "x" * 80
+    frame_size = len(protocol.message(channel, f"t={time.time():.6f}|{padding}"))
+    rows = []
+    for rate in rates:
+        cpu0, wall0 = cpu_seconds(hub.process.pid), time.monotonic()
+        count = int(rate * seconds)
+        for i in range(count):  # publish on a fixed schedule, like app traffic would
+            delay = wall0 + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            app.broadcast(hub.ini, channel.encode(), f"t={time.time():.6f}|{padding}".encode())
+        publish_wall = time.monotonic() - wall0
+        expected = count * subscribers
+        drain_deadline = time.monotonic() + 10
+        got = report(controls)
+        received = got["bytes"]
+        while received < expected * frame_size and time.monotonic() < drain_deadline:
+            time.sleep(0.2)
+            more = report(controls)
+            received += more["bytes"]
+            got["latencies"] += more["latencies"]
+            got["cpu"] += more["cpu"]
+        wall = time.monotonic() - wall0
+        lat = sorted(got["latencies"])
+        rows.append({
+            "subscribers": subscribers, "msgs_per_s": rate,
+            "offered_per_s": rate * subscribers,
+            "delivered_per_s": round(received / frame_size / wall),
+            "delivered_pct": round(100 * received / frame_size / expected, 2),
+            "p50_ms": round(percentile(lat, 0.50) * 1000, 2), "p99_ms": round(percentile(lat, 0.99) * 1000, 2),
+            "hub_cpu_pct": round(100 * (cpu_seconds(hub.process.pid) - cpu0) / wall),
+            "clients_cpu_pct": round(100 * got["cpu"] / wall),
+            "publish_s": round(publish_wall, 2),
+        })
+    for control in controls:
+        control.send("stop")
+    hub.stop()
+    return rows
+
+
+def memory_per_connection(connections: int, processes: int) -> dict[str, Any]:
+    hub = HubProcess()
+    time.sleep(0.3)
+    before = rss_kib(hub.process.pid)
+    controls = start_clients(hub, connections, processes, probes=0, channel="idle")
+    time.sleep(1.0)
+    after = rss_kib(hub.process.pid)
+    for control in controls:
+        control.send("stop")
+    hub.stop()
+    return {"connections": connections, "hub_rss_before_kib": before, "hub_rss_after_kib": after,
+            "kib_per_connection": round((after - before) / connections, 1)}
+
+
+def fpm_costs(samples: int) -> dict[str, Any]:
+    hub = HubProcess()
+    work = tempfile.mkdtemp(prefix="pyb-fpm")
+    port = free_port()
+    fpm = sorted(glob.glob("/usr/sbin/php-fpm*"))[-1]
+    conf = Path(work, "fpm.conf")
+    conf.write_text(f"""[global]
+error_log = /proc/self/fd/2
+daemonize = no
+[bench]
+listen = 127.0.0.1:{port}
+pm = static
+pm.max_children = 1
+pm.max_requests = 1
+clear_env = yes
+php_admin_value[pybroadcast.socket] = {hub.socket}
+""")
+    proc = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", "-y", str(conf), "-F", "-R"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    LogWatcher(proc.stdout).wait_for("ready to handle connections")
+    first, warm = [], []
+    for _ in range(samples):  # pm.max_requests = 1: every request is a fresh worker's first
+        env = {"SCRIPT_FILENAME": str(ROOT / "bench" / "fpm_broadcast.php"), "REQUEST_METHOD": "GET",
+               "QUERY_STRING": urllib.parse.urlencode({"n": 2000})}
+        out = subprocess.run(["cgi-fcgi", "-bind", "-connect", f"127.0.0.1:{port}"], env=env,
+                             capture_output=True, timeout=60).stdout.decode()
+        body = json.loads(out.partition("\r\n\r\n")[2])
+        first.append(body["first_call_ms"])
+        warm.append(body["warm_call_us"])
+    proc.terminate()
+    proc.wait(20)
+    hub.stop()
+    return {"first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
+            "warm_call_us_median": round(statistics.median(warm), 1), "samples": samples}
+
+
+def load_cost(runs: int) -> dict[str, Any]:
+    def median_ms(command: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1000
+
+    def peak_kib(command: list[str]) -> int:
+        out = subprocess.run(["/usr/bin/env", "php", *command[1:]], capture_output=True, text=True)
+        return int(out.stdout or 0)
+
+    plain = ["php", "-n", "-r", ""]
+    loaded = php_command("-r", "")
+    mem = "echo (int) (memory_get_peak_usage(true) / 1024);"
+    plain_ms, loaded_ms = median_ms(plain), median_ms(loaded)
+    return {"php_r_plain_ms": round(plain_ms, 2), "php_r_with_extension_ms": round(loaded_ms, 2),
+            "added_ms": round(loaded_ms - plain_ms, 2),
+            "zend_peak_kib_plain": peak_kib(["php", "-n", "-r", mem]),
+            "zend_peak_kib_with_extension": peak_kib(php_command("-r", mem)),
+            "runs": runs}
+
+
+def table(title: str, rows: list[dict[str, Any]]) -> str:
+    keys = list(rows[0])
+    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
+    line = lambda values: "  ".join(str(v).rjust(w) for v, w in zip(values, widths))  # noqa: E731
+    return "\n".join([f"\n{title}", line(keys), line("-" * w for w in widths), *(line(r[k] for k in keys) for r in rows)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--rates", default="100,200,400", help="messages per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--idle", type=int, default=5000, help="connections for the memory figure")
+    parser.add_argument("--quick", action="store_true", help="small numbers, to check the benchmark runs")
+    args = parser.parse_args()
+    if args.quick:
+        args.subscribers, args.rates, args.seconds, args.idle = 100, "50", 1, 200
+    results = {
+        "fanout": fanout(args.subscribers, [int(r) for r in args.rates.split(",")], args.seconds, processes=2),
+        "memory": [memory_per_connection(args.idle, processes=2)],
+        "fpm": [fpm_costs(samples=5 if args.quick else 15)],
+        "load": [load_cost(runs=5 if args.quick else 30)],
+    }
+    print(table("Fan-out: one channel, ~100-byte messages (memory driver, one node)", results["fanout"]))
+    print(table("Idle memory per connection (hub RSS)", results["memory"]))
+    print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
+    print(table("Loading the extension without calling it (php -r '')", results["load"]))
+    os.makedirs(ROOT / "build", exist_ok=True)
+    (ROOT / "build" / "bench.json").write_text(json.dumps(results, indent=2))
+    print(f"\nraw figures: {ROOT / 'build' / 'bench.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""auth_url: without onAuthenticate the hub asks the app over HTTP, forwarding Cookie and Authorization."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from support import ROOT, Hub, free_port, open_client, php_command, recv_json
+
+
+@pytest.fixture
+def auth_hub(make_hub):
+    port = free_port()
+    web = subprocess.Popen(php_command("-S", f"127.0.0.1:{port}", "-t", str(ROOT / "tests" / "php")),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in web.stderr:
+        if "started" in line:
+            break
+    hub = make_hub({"authenticate": "none", "options": {"auth_url": f"http://127.0.0.1:{port}/auth_header.php"}})
+    yield hub
+    web.terminate()
+    web.wait(10)
+
+
+async def test_cookie_is_forwarded(auth_hub: Hub) -> None:
+    ws = await open_client(auth_hub, user=None, additional_headers={"Cookie": "user=12"})
+    assert (await recv_json(ws))["user"] == "12"
+    await ws.close()
+
+
+async def test_authorization_header_is_forwarded(auth_hub: Hub) -> None:
+    ws = await open_client(auth_hub, user=None, additional_headers={"Authorization": "Bearer token-ann"})
+    assert (await recv_json(ws))["user"] == "ann"
+    await ws.close()
+
+
+async def test_non_2xx_rejects_with_401(auth_hub: Hub) -> None:
+    with pytest.raises(InvalidStatus) as caught:
+        await open_client(auth_hub, user=None, additional_headers={"Authorization": "Bearer nope!"})
+    assert caught.value.response.status_code == 401
+
+
+async def test_unreachable_auth_url_rejects_and_is_logged(make_hub) -> None:
+    hub = make_hub({"authenticate": "none", "options": {"auth_url": f"http://127.0.0.1:{free_port()}/auth"}})
+    with pytest.raises(InvalidStatus) as caught:
+        await open_client(hub, user=None, additional_headers={"Cookie": "user=1"})
+    assert caught.value.response.status_code == 401
+    hub.log.wait_for(r"auth_url http://127\.0\.0\.1:\d+/auth failed: .*Connection refused")
