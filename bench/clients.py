@@ -103,5 +103,9 @@ async def run_clients(port: int, count: int, probes: int, channel: str, source: 
         c.transport.abort()
 
 
-def worker(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int) -> None:
-    asyncio.run(run_clients(port, count, probes, channel, source, control, index))
+def worker(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int,
+           cpus: set[int]) -> None:
+    import uvloop  # the load generator's loop only; the hub runs stock asyncio
+
+    os.sched_setaffinity(0, cpus)
+    uvloop.run(run_clients(port, count, probes, channel, source, control, index))

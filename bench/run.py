@@ -29,6 +29,10 @@ from bench.clients import worker  # noqa: E402
 from pybroadcast import client as app, protocol  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Two cores: the hub gets one, the load (clients and publisher) the other.
+ALL_CPUS = sorted(os.sched_getaffinity(0))
+HUB_CPUS = {ALL_CPUS[0]}
+LOAD_CPUS = set(ALL_CPUS[1:]) or HUB_CPUS
 
 
 def cpu_seconds(pid: int) -> float:
@@ -50,7 +54,7 @@ class HubProcess:
         self.socket = os.path.join(self.dir, "hub.sock")
         opts = {"listen": f"127.0.0.1:{self.port}", "socket": self.socket, "allowed_origins": "*", **(options or {})}
         self.process = subprocess.Popen(
-            php_command(str(ROOT / "bench" / "hub.php")), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            ["taskset", "-c", ",".join(map(str, HUB_CPUS)), *php_command(str(ROOT / "bench" / "hub.php"))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "WARNING"})
         self.log = LogWatcher(self.process.stdout)
         self.ini = {"socket": self.socket.encode()}
@@ -71,7 +75,8 @@ def start_clients(hub: HubProcess, total: int, processes: int, probes: int, chan
         parent, child = multiprocessing.Pipe()
         multiprocessing.Process(
             target=worker, daemon=True,
-            args=(hub.port, total // processes, probes, channel, f"127.0.0.{index + 1}", child, index)).start()
+            args=(hub.port, total // processes, probes, channel, f"127.0.0.{index + 1}", child, index,
+                  LOAD_CPUS)).start()
         controls.append(parent)
     for control in controls:
         assert control.recv() == "connected"
@@ -225,14 +230,16 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=5000, help="connections for the memory figure")
     parser.add_argument("--quick", action="store_true", help="small numbers, to check the benchmark runs")
     args = parser.parse_args()
+    os.sched_setaffinity(0, LOAD_CPUS)
     if args.quick:
         args.subscribers, args.rates, args.seconds, args.idle = 100, "50", 1, 200
     results = {
-        "fanout": fanout(args.subscribers, [int(r) for r in args.rates.split(",")], args.seconds, processes=2),
+        "fanout": fanout(args.subscribers, [int(r) for r in args.rates.split(",")], args.seconds, processes=1),
         "memory": [memory_per_connection(args.idle, processes=2)],
         "fpm": [fpm_costs(samples=5 if args.quick else 15)],
         "load": [load_cost(runs=5 if args.quick else 30)],
     }
+    print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
     print(table("Fan-out: one channel, ~100-byte messages (memory driver, one node)", results["fanout"]))
     print(table("Idle memory per connection (hub RSS)", results["memory"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))

@@ -46,24 +46,42 @@ class Peer:
             self._outbox.spawn(self.connection.close(code, reason))
 
 
+# Most a flush may wait behind the previous one (bounds the latency batching adds).
+MAX_FLUSH_WINDOW = 0.02
+
+
 class Outbox:
-    """Coalesces writes per peer per loop turn and bounds each peer's buffer."""
+    """Coalesces writes per peer and bounds each peer's buffer.
+
+    Each ``send()`` costs a syscall (and, measured on loopback, ~70% of the hub's
+    CPU goes to the kernel's TCP path), so the fewer writes the better. When idle,
+    a flush runs on the next loop turn; under load, the next flush waits as long
+    as the previous one took (at most MAX_FLUSH_WINDOW), so batches grow exactly
+    when sending is the bottleneck and latency stays low when it is not.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
         self._loop = loop
         self._limit = limit
         self._dirty: list[Peer] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._next_flush = 0.0
 
     def mark(self, peer: Peer) -> None:
         if not self._dirty:
-            self._loop.call_soon(self.flush)
+            if self._loop.time() >= self._next_flush:
+                self._loop.call_soon(self.flush)
+            else:
+                self._loop.call_at(self._next_flush, self.flush)
         self._dirty.append(peer)
 
     def flush(self) -> None:
         dirty, self._dirty = self._dirty, []
+        started = self._loop.time()
         for peer in dirty:
             self.flush_one(peer)
+        ended = self._loop.time()
+        self._next_flush = ended + min(ended - started, MAX_FLUSH_WINDOW)
 
     def flush_one(self, peer: Peer) -> None:
         pending = peer.pending
