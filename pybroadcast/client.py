@@ -5,7 +5,9 @@ no asyncio, no websockets. The route is chosen per call:
 
 * inside the hub process (``local.current``): straight to the hub's loop;
 * memory driver: a request on the hub's Unix command socket, over one
-  connection kept for the life of the process and checked before reuse.
+  connection kept for the life of the process and checked before reuse;
+* redis driver: straight to Redis (:mod:`pybroadcast.redis_route`, imported
+  only then: redis-py brings asyncio with it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .events import DIRECT, DISCONNECT, MESSAGE, Event
 TIMEOUT = 1.0  # seconds: a request never hangs longer than about this
 
 _settings_cache: dict[tuple[Any, ...], settings_mod.Settings] = {}
-_routes: dict[str, "SocketRoute"] = {}
+_routes: dict[tuple[str, ...], Any] = {}
 
 
 def broadcast(ini: Mapping[str, Any], channel: bytes, message: bytes) -> None:
@@ -63,12 +65,19 @@ def _route(settings: settings_mod.Settings) -> Any:
         if hub.pid == os.getpid():
             return hub
         settings = hub.settings  # a child forked from the hub talks to its parent's hub
-    if settings.driver != "memory":
-        raise BroadcastError(f"driver {settings.driver!r} is not available yet")
-    path = settings.socket_path
-    route = _routes.get(path)
+    if settings.driver == "redis":
+        key: tuple[str, ...] = ("redis", settings.redis_url, settings.redis_prefix)
+    else:
+        key = ("memory", settings.socket_path)
+    route = _routes.get(key)
     if route is None:
-        route = _routes[path] = SocketRoute(path)
+        if settings.driver == "redis":
+            from .redis_route import RedisRoute
+
+            route = RedisRoute(settings)
+        else:
+            route = SocketRoute(settings.socket_path)
+        _routes[key] = route
     return route
 
 

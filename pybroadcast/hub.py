@@ -12,6 +12,7 @@ from typing import Any
 from . import protocol, validation
 from .broker import Broker
 from .callbacks import CallbackBridge, CallbackError
+from .errors import BroadcastError
 from .events import DIRECT, DISCONNECT, JOIN, LEAVE, MESSAGE, Event
 from .peer import Peer
 from .presence import Presence
@@ -33,7 +34,7 @@ class Hub:
 
     async def start(self) -> None:
         await self.broker.start(self.deliver)
-        await self.presence.start(self._expired)
+        await self.presence.start(self._transition)
 
     # --- peers ------------------------------------------------------------
 
@@ -109,11 +110,10 @@ class Hub:
             self.bridge.notify(hook, user, channel)
         log.info("%s user=%s channel=%s", hook, user, channel)
         if validation.is_presence_channel(channel):
-            await self.publish(Event(kind, channel, user))
-
-    async def _expired(self, channel: str, user: str) -> None:
-        """A user whose node died is gone: the surviving node reports the leave."""
-        await self._transition(LEAVE, channel, user)
+            try:
+                await self.publish(Event(kind, channel, user))
+            except BroadcastError as exc:
+                log.warning("could not tell %s members that %s %s: %s", channel, user, hook, exc)
 
     # --- events -----------------------------------------------------------
 

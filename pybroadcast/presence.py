@@ -10,7 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Awaitable, Callable
 
-ExpiredCallback = Callable[[str, str], Awaitable[None]]
+# on_change(kind, channel, user): kind is events.JOIN or events.LEAVE
+ChangeCallback = Callable[[str, str, str], Awaitable[None]]
 
 
 class Presence(ABC):
@@ -27,12 +28,14 @@ class Presence(ABC):
       connection that is not there returns False.
     * Each transition is reported once, however calls interleave.
     * ``members(channel)`` lists the present users, each once, in no set order.
-    * ``start(on_expired)``: a driver whose entries can outlive their node calls
-      ``on_expired(channel, user)`` once when such a user stops being present.
+    * ``start(on_change)``: a driver that discovers transitions by itself calls
+      ``on_change(kind, channel, user)`` once for each: a user whose node died
+      stops being present (LEAVE), or a join/leave made while its backend was
+      unreachable turns out, once replayed, to be a transition.
     * ``close()``: releases resources; safe to call twice.
     """
 
-    async def start(self, on_expired: ExpiredCallback) -> None:
+    async def start(self, on_change: ChangeCallback) -> None:
         return None
 
     @abstractmethod

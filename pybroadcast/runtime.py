@@ -185,6 +185,6 @@ class Runtime:
         if command is not None:
             await command.close()
         await self.bridge.drain()  # the leave hooks that the closes fired
-        await broker.close()
         await presence.close()
+        await broker.close()
         log.info("stopped")

@@ -4,7 +4,15 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from redis_server import RedisServer
 from support import Hub
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

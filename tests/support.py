@@ -29,6 +29,8 @@ def php_command(*args: str, ini: dict[str, str] | None = None) -> list[str]:
     """php with no php.ini but the extension: the same on every machine."""
     command = [PHP, "-n", "-d", f"extension={EXT}"]
     for name, value in (ini or {}).items():
+        if any(c in value for c in '=;&|"'):  # the INI parser would cut the value short
+            value = f'"{value}"'
         command += ["-d", f"{name}={value}"]
     return command + list(args)
 

@@ -30,7 +30,7 @@ class Sink:
 
 @pytest.fixture(params=sorted(DRIVERS))
 async def broker(request):
-    async with contextlib.asynccontextmanager(DRIVERS[request.param])() as (make_broker, _):
+    async with contextlib.asynccontextmanager(DRIVERS[request.param])(request) as (make_broker, _):
         instance = make_broker()
         sink = Sink()
         await instance.start(sink)

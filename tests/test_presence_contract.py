@@ -12,13 +12,13 @@ from drivers import DRIVERS
 
 @pytest.fixture(params=sorted(DRIVERS))
 async def presence(request):
-    async with contextlib.asynccontextmanager(DRIVERS[request.param])() as (_, make_presence):
+    async with contextlib.asynccontextmanager(DRIVERS[request.param])(request) as (_, make_presence):
         instance = make_presence()
 
-        async def expired(channel: str, user: str) -> None:
-            raise AssertionError(f"unexpected expiry of {user} in {channel}")
+        async def changed(kind: str, channel: str, user: str) -> None:
+            raise AssertionError(f"unexpected {kind} of {user} in {channel}")
 
-        await instance.start(expired)
+        await instance.start(changed)
         yield instance
         await instance.close()
         await instance.close()  # safe twice

@@ -1,0 +1,184 @@
+"""Redis Pub/Sub broker for many nodes; contract in :class:`pybroadcast.broker.Broker`.
+
+Each node subscribes only to the topics of channels its clients use, plus the
+users topic. Publishes go through one writer task that sends whatever has
+queued up as one pipeline on one connection: events leave in the order they
+were published, and a burst costs one round trip. After any Pub/Sub reconnect
+the node resubscribes in batches and says so in the log; what was published
+while it was away is gone (Redis Pub/Sub keeps nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from . import events
+from .broker import Broker, EventSink
+from .errors import BroadcastError, Unreachable
+from .events import DIRECT, DISCONNECT, Event
+from .redis_keys import KeySpace, redact
+
+log = logging.getLogger("pybroadcast")
+
+SUBSCRIBE_BATCH = 500
+PUBLISH_TIMEOUT = 1.0
+MAX_BACKOFF = 5.0
+
+
+class RedisBroker(Broker):
+    def __init__(self, client: aioredis.Redis, keys: KeySpace, url: str) -> None:
+        self._redis = client
+        self._keys = keys
+        self._url = redact(url)
+        self._sink: EventSink | None = None
+        self._channels: set[str] = set()
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._queue: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._queued = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._confirming: dict[bytes, asyncio.Future[None]] = {}  # topic -> waiting for "subscribe"
+        self._background: set[asyncio.Task[Any]] = set()
+        self._down = False
+        self.on_reconnect: Any = None  # async callable run after a reconnect (presence resync)
+
+    async def start(self, sink: EventSink) -> None:
+        try:  # a bad URL stops start-up; an unreachable Redis does not (local clients are served)
+            await asyncio.wait_for(self._redis.ping(), PUBLISH_TIMEOUT)
+        except (TypeError, ValueError) as exc:  # redis-py checks URL options only when it connects
+            raise BroadcastError(f"invalid redis_url {self._url}: {exc}") from None
+        except (RedisError, OSError, TimeoutError):
+            pass  # the reader logs the outage and keeps reconnecting
+        self._sink = sink
+        self._reader = asyncio.create_task(self._read_forever(), name="pybroadcast-redis-reader")
+        self._writer = asyncio.create_task(self._write_forever(), name="pybroadcast-redis-writer")
+        try:  # start listening before serving, but never block start-up on Redis
+            await asyncio.wait_for(asyncio.shield(self._connected.wait()), PUBLISH_TIMEOUT)
+        except TimeoutError:
+            pass
+
+    async def listen(self, channel: str) -> None:
+        """Returns once Redis confirmed the subscription (or after a second, if it is away)."""
+        self._channels.add(channel)
+        if self._pubsub is None:
+            return  # the reader subscribes to everything when it (re)connects
+        topic = self._keys.topic(channel)
+        confirmed = self._confirming.setdefault(topic.encode(), asyncio.get_running_loop().create_future())
+        try:
+            await self._pubsub.subscribe(topic)
+            await asyncio.wait_for(asyncio.shield(confirmed), PUBLISH_TIMEOUT)
+        except (RedisError, OSError, TimeoutError):
+            pass  # the reader notices, reconnects and resubscribes everything
+        finally:
+            self._confirming.pop(topic.encode(), None)
+
+    async def unlisten(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.unsubscribe(self._keys.topic(channel))
+            except (RedisError, OSError):
+                pass
+
+    async def publish(self, event: Event) -> None:
+        topic = self._keys.users_topic if event.kind in (DIRECT, DISCONNECT) else self._keys.topic(event.target)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((topic, events.encode(event), done))
+        self._queued.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(done), PUBLISH_TIMEOUT)
+        except TimeoutError:
+            raise Unreachable(f"redis at {self._url} did not answer within {PUBLISH_TIMEOUT:.0f} s") from None
+
+    async def close(self) -> None:
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        self._reader = self._writer = None
+        await self._drop_pubsub()
+        self._sink = None
+        await self._redis.aclose()  # the client is shared with presence, which closes first
+
+    # --- tasks ----------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._queued.wait()
+            self._queued.clear()
+            batch, self._queue = self._queue, []
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for topic, payload, _ in batch:
+                        pipe.publish(topic, payload)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                error = Unreachable(f"redis at {self._url} unreachable: {exc}")
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+                continue
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _read_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if self._pubsub is None:
+                    await self._subscribe_all()
+                    backoff = 0.1
+                message = await self._pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError) as exc:
+                if not self._down:
+                    self._down = True
+                    log.error("redis at %s unreachable (%s); serving local clients, reconnecting", self._url, exc)
+                await self._drop_pubsub()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            if message is None:
+                continue
+            kind = message.get("type")
+            if kind == "message" and self._sink is not None:
+                try:
+                    self._sink(events.decode(message["data"]))
+                except ValueError as exc:
+                    log.warning("ignored a malformed event on %s: %s", message.get("channel"), exc)
+            elif kind == "subscribe":
+                waiter = self._confirming.get(message["channel"])
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+
+    async def _subscribe_all(self) -> None:
+        pubsub = self._redis.pubsub()
+        topics = [self._keys.users_topic, *(self._keys.topic(c) for c in self._channels)]
+        for i in range(0, len(topics), SUBSCRIBE_BATCH):
+            await pubsub.subscribe(*topics[i:i + SUBSCRIBE_BATCH])
+        self._pubsub = pubsub
+        self._connected.set()
+        if self._down:
+            self._down = False
+            log.warning("reconnected to redis at %s; resubscribed %d channels", self._url, len(topics) - 1)
+            if self.on_reconnect is not None:
+                task = asyncio.create_task(self.on_reconnect())
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                await pubsub.aclose()
+            except (RedisError, OSError, AttributeError):
+                pass

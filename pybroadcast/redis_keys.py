@@ -1,0 +1,135 @@
+"""The Redis key layout and Lua scripts, shared by hubs and app processes.
+
+With prefix ``P`` (setting ``redis_prefix``):
+
+* ``P:ch:<channel>`` — Pub/Sub topic of a channel: messages and join/leave events.
+* ``P:users`` — Pub/Sub topic of ``direct`` and ``disconnect`` events (every node
+  subscribes; each keeps what concerns its own connections).
+* ``P:presence:<channel>:conns`` — sorted set of ``<user>\\n<connection>``, scored
+  by expiry (ms, Redis clock). Nodes refresh their own entries; a dead node's expire.
+* ``P:presence:<channel>:users`` — hash user -> number of live connections.
+* ``P:presence:channels`` — set of channels that have presence entries.
+
+Every transition runs in one Lua script, so it is atomic across nodes.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+SEPARATOR = "\n"  # user ids are printable, so a newline cannot occur inside one
+
+_NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+
+# KEYS: conns, users, channels. ARGV: member, user, lifetime ms, channel. Returns 1 on a join transition.
+JOIN = _NOW + """
+if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[3], ARGV[4])
+if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then return 1 end
+return 0
+"""
+
+# KEYS: conns, users, channels. ARGV: member, user, channel. Returns 1 on a leave transition.
+LEAVE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+local left = 0
+if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  left = 1
+end
+if redis.call('ZCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[3])
+end
+return left
+"""
+
+# KEYS: conns. ARGV: lifetime ms, members... Extends live entries; returns the members that were missing.
+REFRESH = _NOW + """
+local missing = {}
+for i = 2, #ARGV do
+  if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i]) == 0
+     and not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    table.insert(missing, ARGV[i])
+  end
+end
+return missing
+"""
+
+# KEYS: conns, users, channels. ARGV: channel. Removes expired entries; returns the users who left.
+PRUNE = _NOW + """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+local left = {}
+for _, member in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], member)
+  local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
+  if redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
+    redis.call('HDEL', KEYS[2], user)
+    table.insert(left, user)
+  end
+end
+if redis.call('ZCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[1])
+end
+return left
+"""
+
+# KEYS: conns. Returns the users with at least one live connection, each once (reads only).
+MEMBERS = _NOW + """
+local seen, users = {}, {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
+  if not seen[user] then
+    seen[user] = true
+    table.insert(users, user)
+  end
+end
+return users
+"""
+
+
+class KeySpace:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.users_topic = f"{prefix}:users"
+        self.channels = f"{prefix}:presence:channels"
+        self._topic = f"{prefix}:ch:"
+
+    def topic(self, channel: str) -> str:
+        return self._topic + channel
+
+    def channel_of(self, topic: str) -> str:
+        return topic[len(self._topic):]
+
+    def conns(self, channel: str) -> str:
+        return f"{self.prefix}:presence:{channel}:conns"
+
+    def users(self, channel: str) -> str:
+        return f"{self.prefix}:presence:{channel}:users"
+
+    def presence_keys(self, channel: str) -> list[str]:
+        return [self.conns(channel), self.users(channel), self.channels]
+
+
+def member(user: str, connection: str) -> str:
+    return f"{user}{SEPARATOR}{connection}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+# Fail fast: a request never hangs, and one immediate retry replaces a pooled
+# connection that went stale (e.g. across a Redis restart).
+CONNECT_TIMEOUT = 0.5
+COMMAND_TIMEOUT = 1.0
+RETRIES = 1

@@ -1,0 +1,47 @@
+"""The app-side route of the redis driver: publish to Redis directly, read presence there.
+
+One connection per process (per php-fpm worker), reused across requests;
+redis-py's pool notices a fork and reconnects in the child.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from . import events, redis_keys
+from .errors import BroadcastError, Unreachable
+from .events import DIRECT, DISCONNECT, Event
+from .settings import Settings
+
+
+class RedisRoute:
+    def __init__(self, settings: Settings) -> None:
+        self._url = redis_keys.redact(settings.redis_url)
+        self._keys = redis_keys.KeySpace(settings.redis_prefix)
+        self._redis = redis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=redis_keys.CONNECT_TIMEOUT,
+            socket_timeout=redis_keys.COMMAND_TIMEOUT,
+            retry=Retry(NoBackoff(), redis_keys.RETRIES),
+        )
+        self._members = self._redis.register_script(redis_keys.MEMBERS)
+
+    def publish(self, event: Event) -> None:
+        topic = self._keys.users_topic if event.kind in (DIRECT, DISCONNECT) else self._keys.topic(event.target)
+        self._call(self._redis.publish, topic, events.encode(event))
+
+    def members(self, channel: str) -> list[str]:
+        return [u.decode() for u in self._call(self._members, keys=[self._keys.conns(channel)])]
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise Unreachable(f"redis at {self._url} unreachable: {exc}") from None
+        except (TypeError, ValueError) as exc:  # redis-py checks URL options only when it connects
+            raise BroadcastError(f"invalid redis_url {self._url}: {exc}") from None

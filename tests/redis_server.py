@@ -1,0 +1,66 @@
+"""A real redis-server on a free port, for the tests (started and stopped by them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import redis
+
+from support import LogWatcher, free_port
+
+
+class RedisServer:
+    def __init__(self, tls: bool = False) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.binary = binary
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="pyb-redis")
+        self.tls = tls
+        self.ca = os.path.join(self.dir, "ca.crt")
+        if tls:
+            self._make_certificates()
+        self.process: subprocess.Popen[str] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.ca}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _make_certificates(self) -> None:
+        """A throwaway CA and a server certificate for 127.0.0.1."""
+        d = self.dir
+        run = lambda *args: subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)  # noqa: E731
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=pybroadcast test CA")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+        with open(os.path.join(d, "ext.cnf"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")
+
+    def start(self) -> None:
+        port_args = ["--port", str(self.port)]
+        if self.tls:
+            port_args = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", f"{self.dir}/server.crt",
+                         "--tls-key-file", f"{self.dir}/server.key", "--tls-ca-cert-file", self.ca,
+                         "--tls-auth-clients", "no"]
+        self.process = subprocess.Popen(
+            [self.binary, *port_args, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--protected-mode", "no"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        LogWatcher(self.process.stdout).wait_for(r"Ready to accept connections", timeout=20)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # as abrupt as a crash; the data (none persisted) is gone
+            self.process.wait(10)
+        self.process = None
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis.from_url(self.url.replace("/0", f"/{db}", 1))
