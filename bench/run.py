@@ -48,36 +48,39 @@ def rss_kib(pid: int) -> int:
 
 
 class HubProcess:
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
+    def __init__(self, options: dict[str, Any] | None = None, cpus: set[int] | None = None) -> None:
         self.dir = short_tempdir()
         self.port = free_port()
         self.socket = os.path.join(self.dir, "hub.sock")
         opts = {"listen": f"127.0.0.1:{self.port}", "socket": self.socket, "allowed_origins": "*", **(options or {})}
         self.process = subprocess.Popen(
-            ["taskset", "-c", ",".join(map(str, HUB_CPUS)), *php_command(str(ROOT / "bench" / "hub.php"))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "WARNING"})
+            ["taskset", "-c", ",".join(map(str, cpus or HUB_CPUS)), *php_command(str(ROOT / "bench" / "hub.php"))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "INFO"})
         self.log = LogWatcher(self.process.stdout)
-        self.ini = {"socket": self.socket.encode()}
-        deadline = time.monotonic() + 20
-        while not os.path.exists(self.socket):  # the socket appears once the hub serves
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise SystemExit("hub did not start:\n" + "\n".join(self.log.lines))
-            time.sleep(0.05)
+        self.ini = {"socket": self.socket.encode(), **{k: str(v).encode() for k, v in (options or {}).items()
+                                                      if k in ("driver", "redis_url", "redis_prefix")}}
+        self.log.wait_for(r"listening on|rror", timeout=20)
+        if self.process.poll() is not None:
+            raise SystemExit("hub did not start:\n" + "\n".join(self.log.lines))
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
 
 
-def start_clients(hub: HubProcess, total: int, processes: int, probes: int, channel: str) -> list[Any]:
+def start_clients(hubs: list[HubProcess], total: int, processes: int, probes: int, channel: str,
+                  cpus: set[int] | None = None) -> list[Any]:
+    """`processes` client processes per hub, `total` subscribers spread evenly over the hubs."""
     controls = []
-    for index in range(processes):
-        parent, child = multiprocessing.Pipe()
-        multiprocessing.Process(
-            target=worker, daemon=True,
-            args=(hub.port, total // processes, probes, channel, f"127.0.0.{index + 1}", child, index,
-                  LOAD_CPUS)).start()
-        controls.append(parent)
+    per_process = total // (processes * len(hubs))
+    for h, hub in enumerate(hubs):
+        for index in range(processes):
+            parent, child = multiprocessing.Pipe()
+            multiprocessing.Process(
+                target=worker, daemon=True,
+                args=(hub.port, per_process, probes, channel, f"127.0.{h}.{index + 1}", child, h * 100 + index,
+                      cpus or LOAD_CPUS)).start()
+            controls.append(parent)
     for control in controls:
         assert control.recv() == "connected"
     return controls
@@ -95,17 +98,26 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def fanout(subscribers: int, rates: list[int], seconds: float, processes: int) -> list[dict[str, Any]]:
-    hub = HubProcess()
+def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
+           redis_url: str | None = None) -> list[dict[str, Any]]:
+    """One hub with the memory driver, or (redis_url) two hubs, one per core, with Redis between them."""
+    if redis_url is None:
+        hubs = [HubProcess()]
+        load_cpus = LOAD_CPUS
+    else:
+        options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"bench{os.getpid()}"}
+        hubs = [HubProcess(options, {cpu}) for cpu in ALL_CPUS[:2]]
+        load_cpus = set(ALL_CPUS)  # both cores are busy with hubs: the load shares them
+    hub = hubs[0]
     channel = "bench"
-    controls = start_clients(hub, subscribers, processes, probes=10, channel=channel)
+    controls = start_clients(hubs, subscribers, processes, probes=10, channel=channel, cpus=load_cpus)
     time.sleep(0.5)  # let the "subscribed" acks land before the baseline
     report(controls)
     padding = "x" * 80
     frame_size = len(protocol.message(channel, f"t={time.time():.6f}|{padding}"))
     rows = []
     for rate in rates:
-        cpu0, wall0 = cpu_seconds(hub.process.pid), time.monotonic()
+        cpu0, wall0 = [cpu_seconds(h.process.pid) for h in hubs], time.monotonic()
         count = int(rate * seconds)
         for i in range(count):  # publish on a fixed schedule, like app traffic would
             delay = wall0 + i / rate - time.monotonic()
@@ -126,18 +138,21 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int) -
         wall = time.monotonic() - wall0
         lat = sorted(got["latencies"])
         rows.append({
+            "nodes": len(hubs), "driver": "redis" if redis_url else "memory",
             "subscribers": subscribers, "msgs_per_s": rate,
             "offered_per_s": rate * subscribers,
             "delivered_per_s": round(received / frame_size / wall),
             "delivered_pct": round(100 * received / frame_size / expected, 2),
             "p50_ms": round(percentile(lat, 0.50) * 1000, 2), "p99_ms": round(percentile(lat, 0.99) * 1000, 2),
-            "hub_cpu_pct": round(100 * (cpu_seconds(hub.process.pid) - cpu0) / wall),
+            "hub_cpu_pct": "+".join(str(round(100 * (cpu_seconds(h.process.pid) - c) / wall))
+                                    for h, c in zip(hubs, cpu0)),
             "clients_cpu_pct": round(100 * got["cpu"] / wall),
             "publish_s": round(publish_wall, 2),
         })
     for control in controls:
         control.send("stop")
-    hub.stop()
+    for h in hubs:
+        h.stop()
     return rows
 
 
@@ -145,7 +160,7 @@ def memory_per_connection(connections: int, processes: int) -> dict[str, Any]:
     hub = HubProcess()
     time.sleep(0.3)
     before = rss_kib(hub.process.pid)
-    controls = start_clients(hub, connections, processes, probes=0, channel="idle")
+    controls = start_clients([hub], connections, processes, probes=0, channel="idle")
     time.sleep(1.0)
     after = rss_kib(hub.process.pid)
     for control in controls:
@@ -155,8 +170,14 @@ def memory_per_connection(connections: int, processes: int) -> dict[str, Any]:
             "kib_per_connection": round((after - before) / connections, 1)}
 
 
-def fpm_costs(samples: int) -> dict[str, Any]:
-    hub = HubProcess()
+def fpm_costs(samples: int, redis_url: str | None = None) -> dict[str, Any]:
+    if redis_url:
+        options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"fpm{os.getpid()}"}
+        hub = HubProcess(options)
+        pool_ini = "".join(f"php_admin_value[pybroadcast.{k}] = \"{v}\"\n" for k, v in options.items())
+    else:
+        hub = HubProcess()
+        pool_ini = f"php_admin_value[pybroadcast.socket] = {hub.socket}\n"
     work = tempfile.mkdtemp(prefix="pyb-fpm")
     port = free_port()
     fpm = sorted(glob.glob("/usr/sbin/php-fpm*"))[-1]
@@ -170,8 +191,7 @@ pm = static
 pm.max_children = 1
 pm.max_requests = 1
 clear_env = yes
-php_admin_value[pybroadcast.socket] = {hub.socket}
-""")
+{pool_ini}""")
     proc = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", "-y", str(conf), "-F", "-R"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     LogWatcher(proc.stdout).wait_for("ready to handle connections")
@@ -187,7 +207,8 @@ php_admin_value[pybroadcast.socket] = {hub.socket}
     proc.terminate()
     proc.wait(20)
     hub.stop()
-    return {"first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
+    return {"driver": "redis" if redis_url else "memory",
+            "first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
             "warm_call_us_median": round(statistics.median(warm), 1), "samples": samples}
 
 
@@ -233,14 +254,24 @@ def main() -> None:
     os.sched_setaffinity(0, LOAD_CPUS)
     if args.quick:
         args.subscribers, args.rates, args.seconds, args.idle = 100, "50", 1, 200
+    rates = [int(r) for r in args.rates.split(",")]
+    from redis_server import RedisServer
+
+    redis = RedisServer()
+    try:
+        two_nodes = fanout(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
+        redis_first_call = fpm_costs(samples=3 if args.quick else 8, redis_url=redis.url)
+    finally:
+        redis.stop()
     results = {
-        "fanout": fanout(args.subscribers, [int(r) for r in args.rates.split(",")], args.seconds, processes=1),
+        "fanout": fanout(args.subscribers, rates, args.seconds, processes=1) + two_nodes,
         "memory": [memory_per_connection(args.idle, processes=2)],
-        "fpm": [fpm_costs(samples=5 if args.quick else 15)],
+        "fpm": [fpm_costs(samples=5 if args.quick else 15), redis_first_call],
         "load": [load_cost(runs=5 if args.quick else 30)],
     }
     print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
-    print(table("Fan-out: one channel, ~100-byte messages (memory driver, one node)", results["fanout"]))
+    print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis)",
+                results["fanout"]))
     print(table("Idle memory per connection (hub RSS)", results["memory"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
     print(table("Loading the extension without calling it (php -r '')", results["load"]))

@@ -17,3 +17,13 @@ function demo_json(int $status, array $body): void {
     header('Content-Type: application/json');
     echo json_encode($body);
 }
+
+/** The logged-in user, or null after answering 401. */
+function demo_user_or_401(): ?string {
+    session_start(['read_and_close' => true]);
+    if (!isset($_SESSION['user_id'])) {
+        demo_json(401, ['error' => 'not logged in']);
+        return null;
+    }
+    return $_SESSION['user_id'];
+}

@@ -1,9 +1,7 @@
 <?php
 // users.php?channel=…: who is in a channel right now (getChannelUsers()).
 require __DIR__ . '/bootstrap.php';
-session_start(['read_and_close' => true]);
-if (!isset($_SESSION['user_id'])) {
-    demo_json(401, ['error' => 'not logged in']);
+if (demo_user_or_401() === null) {
     return;
 }
 try {

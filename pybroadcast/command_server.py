@@ -73,7 +73,7 @@ class CommandServer:
     async def _execute(self, request: dict[str, Any]) -> Any:
         op = request["op"]
         if op == wire.PUBLISH:
-            event = events.decode(json.dumps(request["event"]))
+            event = events.from_fields(request["event"])
             if event.kind not in APP_EVENTS:
                 raise ValueError(f"event kind {event.kind!r} cannot be sent by an app")
             if event.kind == events.MESSAGE:

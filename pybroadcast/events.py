@@ -30,9 +30,17 @@ def encode(event: Event) -> bytes:
 def decode(raw: bytes | str) -> Event:
     """Raise ValueError for anything that is not a well-formed event."""
     try:
-        kind, target, data = json.loads(raw)
+        fields = json.loads(raw)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"malformed event: {exc}") from None
+    return from_fields(fields)
+
+
+def from_fields(fields: object) -> Event:
+    """An event from its decoded JSON array; ValueError if it is not one."""
+    if not isinstance(fields, list) or len(fields) != 3:
+        raise ValueError(f"malformed event: {str(fields)[:80]}")
+    kind, target, data = fields
     if kind not in KINDS or not isinstance(target, str) or not isinstance(data, str):
-        raise ValueError(f"malformed event: {raw[:80]!r}")
+        raise ValueError(f"malformed event: {str(fields)[:80]}")
     return Event(kind, target, data)

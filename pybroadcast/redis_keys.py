@@ -29,18 +29,29 @@ if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then return 1 end
 return 0
 """
 
+# Shared by LEAVE and PRUNE: one connection of `user` is gone from KEYS[1]; true
+# when that was the user's last one. Then drop the channel's keys once empty.
+_DROP = """
+local function drop(user)
+  if redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
+    redis.call('HDEL', KEYS[2], user)
+    return true
+  end
+  return false
+end
+local function tidy(channel)
+  if redis.call('ZCARD', KEYS[1]) == 0 then
+    redis.call('DEL', KEYS[2])
+    redis.call('SREM', KEYS[3], channel)
+  end
+end
+"""
+
 # KEYS: conns, users, channels. ARGV: member, user, channel. Returns 1 on a leave transition.
-LEAVE = """
+LEAVE = _DROP + """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-local left = 0
-if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then
-  redis.call('HDEL', KEYS[2], ARGV[2])
-  left = 1
-end
-if redis.call('ZCARD', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
-  redis.call('SREM', KEYS[3], ARGV[3])
-end
+local left = drop(ARGV[2]) and 1 or 0
+tidy(ARGV[3])
 return left
 """
 
@@ -57,21 +68,14 @@ return missing
 """
 
 # KEYS: conns, users, channels. ARGV: channel. Removes expired entries; returns the users who left.
-PRUNE = _NOW + """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+PRUNE = _NOW + _DROP + """
 local left = {}
-for _, member in ipairs(expired) do
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   redis.call('ZREM', KEYS[1], member)
   local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
-  if redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
-    redis.call('HDEL', KEYS[2], user)
-    table.insert(left, user)
-  end
+  if drop(user) then table.insert(left, user) end
 end
-if redis.call('ZCARD', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
-  redis.call('SREM', KEYS[3], ARGV[1])
-end
+tidy(ARGV[1])
 return left
 """
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -147,18 +147,14 @@ class RedisPresence(Presence):
     # --- background tasks --------------------------------------------------------
 
     async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._ttl / 4 if not self._down else min(1.0, self._ttl / 4))
-            try:
-                if self._down:
-                    await self._redis.ping()
-                    await self.resync()
-                else:
-                    await self._refresh_mine()
-            except (RedisError, OSError) as exc:
-                self._outage(exc)
-            except Exception:
-                log.exception("presence refresh failed")
+        async def refresh() -> None:
+            if self._down:
+                await self._redis.ping()
+                await self.resync()
+            else:
+                await self._refresh_mine()
+
+        await self._every(lambda: min(1.0, self._ttl / 4) if self._down else self._ttl / 4, refresh, "refresh")
 
     async def _refresh_mine(self) -> None:
         for channel, connections in list(self._mine.items()):
@@ -175,16 +171,23 @@ class RedisPresence(Presence):
 
     async def _prune_forever(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(max(self._ttl / 8, 0.1))
-            if self._down or loop.time() < self._prune_after:
-                continue
-            try:
+
+        async def prune() -> None:
+            if not self._down and loop.time() >= self._prune_after:
                 await self._prune_all()
+
+        await self._every(lambda: max(self._ttl / 8, 0.1), prune, "pruning")
+
+    async def _every(self, interval: Callable[[], float], action: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run `action` forever, `interval()` seconds apart; an outage is noted, never fatal."""
+        while True:
+            await asyncio.sleep(interval())
+            try:
+                await action()
             except (RedisError, OSError) as exc:
                 self._outage(exc)
             except Exception:
-                log.exception("presence pruning failed")
+                log.exception("presence %s failed", what)
 
     async def _prune_all(self) -> None:
         cursor: Any = 0

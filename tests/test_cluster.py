@@ -35,13 +35,17 @@ class Cluster:
         return [line for hub in self.hubs for line in hub.log.matching(pattern)]
 
     async def settled(self) -> None:
-        """Every hub has run every hook queued so far (hooks run in order on each PHP thread)."""
-        for n, hub in enumerate(self.hubs):
-            ws = await client(hub, "sentinel")
-            channel = f"sentinel-{n}-{time.monotonic_ns()}"
-            await subscribe(ws, channel)
-            await hub.log.await_for(rf"HOOK join sentinel {channel}$")
-            await ws.close()
+        await settled(self.hubs)
+
+
+async def settled(hubs: list[Hub]) -> None:
+    """Every hub has run every hook queued so far (hooks run in order on each PHP thread)."""
+    for n, hub in enumerate(hubs):
+        ws = await client(hub, "sentinel")
+        channel = f"sentinel-{n}-{time.monotonic_ns()}"
+        await subscribe(ws, channel)
+        await hub.log.await_for(rf"HOOK join sentinel {channel}$")
+        await ws.close()
 
 
 @pytest.fixture
@@ -149,8 +153,7 @@ async def test_killed_node_users_leave_once_via_a_survivor(cluster: Cluster) -> 
     assert await next_event(member, "leave", timeout=TTL * 3) == {"event": "leave", "channel": channel, "user": "9"}
     took = time.monotonic() - killed_at
     survivors = [cluster.hubs[0], cluster.hubs[2]]
-    for hub in survivors:
-        await Cluster.settled.__get__(type("C", (), {"hubs": [hub]})())()
+    await settled(survivors)
     leaves = [line for hub in survivors for line in hub.log.matching(rf"^HOOK leave 9 {channel}$")]
     assert len(leaves) == 1, leaves
     assert json.loads(cluster.php(f"echo json_encode(getChannelUsers('{channel}'));").stdout) == ["1"]
