@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import os
 import socket
-from typing import Any
 
 from . import events, validation, wire
 from .errors import BroadcastError
@@ -33,7 +31,7 @@ class CommandServer:
         old_umask = os.umask(0o117)  # the socket is created 0660 (owner and group)
         try:
             self._server = await asyncio.start_unix_server(
-                self._serve, self._path, limit=wire.line_limit(self._max)
+                self._serve, self._path, limit=wire.size_limit(self._max) + 64
             )
         finally:
             os.umask(old_umask)
@@ -56,34 +54,42 @@ class CommandServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._clients[writer] = asyncio.current_task()  # type: ignore[assignment]
+        limit = wire.size_limit(self._max)
         try:
-            while line := await reader.readline():
+            while header := await reader.readuntil(b":"):
+                length = int(header[:-1])
+                if length > limit:
+                    raise ValueError(f"request of {length} bytes is over the limit")
+                body = await reader.readexactly(length + 1)
+                if body[-1:] != b",":
+                    raise ValueError("malformed request")
                 try:
-                    result = await self._execute(json.loads(line))
-                    writer.write(wire.reply(result))
-                except (ValueError, KeyError, TypeError, BroadcastError) as exc:
-                    writer.write(wire.reply(error=str(exc) or type(exc).__name__))
+                    writer.write(wire.pack(wire.OK, *await self._execute(wire.unpack(body[:-1]))))
+                except (ValueError, UnicodeDecodeError, BroadcastError) as exc:
+                    writer.write(wire.pack(wire.ERROR, str(exc) or type(exc).__name__))
                 await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass  # the app process went away
         except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
             log.warning("command socket client dropped: %s", exc)
         finally:
             self._clients.pop(writer, None)
             writer.close()
 
-    async def _execute(self, request: dict[str, Any]) -> Any:
-        op = request["op"]
-        if op == wire.PUBLISH:
-            event = events.from_fields(request["event"])
+    async def _execute(self, request: list[str]) -> list[str]:
+        op, *args = request or [""]
+        if op == wire.PUBLISH and len(args) == 3:
+            event = events.Event(*args)
             if event.kind not in APP_EVENTS:
                 raise ValueError(f"event kind {event.kind!r} cannot be sent by an app")
             if event.kind == events.MESSAGE:
                 validation.channel(event.target)
             validation.message(event.data, self._max)
             await self._hub.publish(event)
-            return None
-        if op == wire.MEMBERS:
-            return await self._hub.members(validation.channel(request["channel"]))
-        raise ValueError(f"unknown op {op!r}")
+            return []
+        if op == wire.MEMBERS and len(args) == 1:
+            return await self._hub.members(validation.channel(args[0]))
+        raise ValueError(f"unknown request {op!r}")
 
 
 def _remove_stale_socket(path: str) -> None:

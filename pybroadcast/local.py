@@ -5,6 +5,8 @@ Kept separate and import-free so app processes never load the hub's modules.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 current: Any = None  # a pybroadcast.runtime.Runtime while Server::run() is serving

@@ -17,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from . import events
+from . import event_codec
 from .broker import Broker, EventSink
 from .errors import BroadcastError, Unreachable
 from .events import DIRECT, DISCONNECT, Event
@@ -89,7 +89,7 @@ class RedisBroker(Broker):
     async def publish(self, event: Event) -> None:
         topic = self._keys.users_topic if event.kind in (DIRECT, DISCONNECT) else self._keys.topic(event.target)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((topic, events.encode(event), done))
+        self._queue.append((topic, event_codec.encode(event), done))
         self._queued.set()
         try:
             await asyncio.wait_for(asyncio.shield(done), PUBLISH_TIMEOUT)
@@ -152,7 +152,7 @@ class RedisBroker(Broker):
             kind = message.get("type")
             if kind == "message" and self._sink is not None:
                 try:
-                    self._sink(events.decode(message["data"]))
+                    self._sink(event_codec.decode(message["data"]))
                 except ValueError as exc:
                     log.warning("ignored a malformed event on %s: %s", message.get("channel"), exc)
             elif kind == "subscribe":

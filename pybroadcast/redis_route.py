@@ -13,7 +13,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from . import events, redis_keys
+from . import event_codec, redis_keys
 from .errors import BroadcastError, Unreachable
 from .events import DIRECT, DISCONNECT, Event
 from .settings import Settings
@@ -33,7 +33,7 @@ class RedisRoute:
 
     def publish(self, event: Event) -> None:
         topic = self._keys.users_topic if event.kind in (DIRECT, DISCONNECT) else self._keys.topic(event.target)
-        self._call(self._redis.publish, topic, events.encode(event))
+        self._call(self._redis.publish, topic, event_codec.encode(event))
 
     def members(self, channel: str) -> list[str]:
         return [u.decode() for u in self._call(self._members, keys=[self._keys.conns(channel)])]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
-_CHANNEL = re.compile(r"[A-Za-z0-9_\-=@,.;:]{1,200}")
+# A character test instead of a regular expression: app processes then need no
+# `re` (~9 ms to import; the `string` module imports it too).
+CHANNEL_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-=@,.;:"
+MAX_CHANNEL = 200
 MAX_USER_ID = 200
 
 PRIVATE_PREFIXES = ("private-", "presence-")
 
 
 def is_valid_channel(channel: str) -> bool:
-    return _CHANNEL.fullmatch(channel) is not None
+    return 0 < len(channel) <= MAX_CHANNEL and not channel.strip(CHANNEL_CHARACTERS)
 
 
 def needs_authorization(channel: str) -> bool:

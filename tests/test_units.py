@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pybroadcast import events, protocol, settings, validation
+from pybroadcast import event_codec, events, protocol, settings, validation
 
 
 def test_settings_precedence_options_over_env_over_ini_over_default() -> None:
@@ -68,10 +68,11 @@ def test_channel_kinds() -> None:
 
 def test_event_codec_round_trip_and_rejects_garbage() -> None:
     event = events.Event(events.MESSAGE, "news", 'hé "x" <b>')
-    assert events.decode(events.encode(event)) == event
+    assert event_codec.decode(event_codec.encode(event)) == event
+    assert event.kind == "message" and event.target == "news" and event.data == 'hé "x" <b>'
     for bad in (b"", b"[]", b'["nope","x",""]', b'["message",1,""]', b"{}"):
         with pytest.raises(ValueError):
-            events.decode(bad)
+            event_codec.decode(bad)
 
 
 def test_server_frames_are_complete_unmasked_text_frames() -> None:
