@@ -6,13 +6,15 @@ VENV      := $(CURDIR)/.venv
 VPY       := $(VENV)/bin/python
 EXT_BUILD := build/php
 EXT       := modules/pybroadcast.so
+CORE      := modules/pybroadcast_core.so
 PHP_EXT   := $(PHP) -n -d extension=$(CURDIR)/$(EXT)
 HUB_SRC   := $(filter-out pybroadcast/__init__.py,$(wildcard pybroadcast/*.py))
 EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h)
+CORE_SRC  := $(wildcard ext/core/*.c ext/core/*.h) ext/php_pybroadcast.h
 
-.PHONY: all deps venv hub ext stub install demo test bench clean
+.PHONY: all deps venv hub ext core stub install demo test bench clean
 
-all: hub ext
+all: hub ext core
 
 deps:
 	@PYTHON=$(PYTHON) tools/install-deps build
@@ -35,14 +37,28 @@ hub: build/hub.stamp
 $(EXT_BUILD)/Makefile: config.m4 $(VPY)
 	rm -rf $(EXT_BUILD) && mkdir -p $(EXT_BUILD)
 	cp -p config.m4 $(EXT_BUILD)/ && cp -rp ext $(EXT_BUILD)/
-	cd $(EXT_BUILD) && $(PHPIZE) >/dev/null && ./configure -q --with-python=$(VPY) --with-pybroadcast-hub=$(CURDIR)
+	cd $(EXT_BUILD) && $(PHPIZE) >/dev/null && ./configure -q --with-python=$(VPY) \
+	  --with-pybroadcast-hub=$(CURDIR) --with-pybroadcast-core=$(CURDIR)/$(CORE)
 
 $(EXT): $(EXT_BUILD)/Makefile $(EXT_SRC) ext/pybroadcast_arginfo.h
-	cp -p ext/* $(EXT_BUILD)/ext/
+	cp -p ext/*.c ext/*.h ext/*.php $(EXT_BUILD)/ext/
 	$(MAKE) -s -C $(EXT_BUILD)
 	mkdir -p modules && cp $(EXT_BUILD)/modules/pybroadcast.so $(EXT)
 
 ext: $(EXT)
+
+# The core embeds Python: a plain shared object that the module dlopen()s on
+# first use, so that PHP processes that never call pybroadcast never load libpython.
+PY_CONFIG = $(VPY) -c "import sysconfig as s; v = s.get_config_var;
+$(CORE): $(CORE_SRC) $(VPY)
+	mkdir -p modules
+	$(CC) -shared -fPIC -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -I ext $$($(PHP)-config --includes 2>/dev/null || php-config --includes) \
+	  -I $$($(PY_CONFIG) print(s.get_paths()['include'])") \
+	  ext/core/*.c -o $@ \
+	  $$($(PY_CONFIG) print(f\"-L{v('LIBDIR')} -Wl,-rpath,{v('LIBDIR')} -lpython{v('LDVERSION')}\")")
+
+core: $(CORE)
 
 # Regenerates ext/pybroadcast_arginfo.h from the stub, offline: gen_stub.php
 # wants to download PHP-Parser; Debian's php-parser package provides it.
@@ -68,4 +84,4 @@ bench: all
 	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" $(VPY) bench/run.py
 
 clean:
-	rm -rf build modules pybroadcast/*.c pybroadcast/*.so
+	rm -rf build modules pybroadcast/*.so

@@ -1,4 +1,6 @@
 dnl pybroadcast: a PHP extension that embeds CPython to run the realtime hub.
+dnl This builds the PHP module (modules/pybroadcast.so), which does not link
+dnl libpython; the core that does (pybroadcast_core.so) is built by the Makefile.
 PHP_ARG_WITH([python],
   [for the Python that pybroadcast embeds],
   [AS_HELP_STRING([--with-python=PATH],
@@ -10,35 +12,36 @@ PHP_ARG_WITH([pybroadcast-hub],
   [AS_HELP_STRING([--with-pybroadcast-hub=DIR], [directory added to sys.path (default: the source tree)])],
   [no], [no])
 
+PHP_ARG_WITH([pybroadcast-core],
+  [for the pybroadcast core library],
+  [AS_HELP_STRING([--with-pybroadcast-core=PATH], [pybroadcast_core.so (default: modules/ of the source tree)])],
+  [no], [no])
+
 if test "$PHP_PYTHON" != "no"; then
   if test "$PHP_PYTHON" = "yes"; then
     PHP_PYTHON=python3
   fi
-  AC_MSG_CHECKING([the embeddable libpython of $PHP_PYTHON])
-  PYB_PY="import sysconfig as s; v=s.get_config_var"
-  if ! $PHP_PYTHON -c "$PYB_PY; assert v('Py_ENABLE_SHARED')" 2>/dev/null; then
+  AC_MSG_CHECKING([the Python to embed])
+  if ! $PHP_PYTHON -c "import sysconfig as s; assert s.get_config_var('Py_ENABLE_SHARED')" 2>/dev/null; then
     AC_MSG_ERROR([$PHP_PYTHON is not a Python built with --enable-shared; install python3-dev or use another Python])
   fi
-  PYB_INCLUDE=`$PHP_PYTHON -c "$PYB_PY; print(s.get_paths()[['include']])"`
-  PYB_LIBDIR=`$PHP_PYTHON -c "$PYB_PY; print(v('LIBDIR'))"`
-  PYB_LDVERSION=`$PHP_PYTHON -c "$PYB_PY; print(v('LDVERSION'))"`
-  PYB_SONAME=`$PHP_PYTHON -c "$PYB_PY; print(v('INSTSONAME'))"`
   PYB_PROGRAM=`$PHP_PYTHON -c "import sys, os; print(os.path.abspath(sys.executable) if sys.prefix != sys.base_prefix else sys.executable)"`
-  AC_MSG_RESULT([$PYB_LIBDIR/$PYB_SONAME])
+  PYB_VERSION=`$PHP_PYTHON -c "import platform; print(platform.python_version())"`
+  AC_MSG_RESULT([$PYB_PROGRAM ($PYB_VERSION)])
 
+  PYB_SRC=`cd $ext_srcdir && pwd`
   if test "$PHP_PYBROADCAST_HUB" = "no"; then
-    PHP_PYBROADCAST_HUB=`cd $ext_srcdir && pwd`
+    PHP_PYBROADCAST_HUB=$PYB_SRC
+  fi
+  if test "$PHP_PYBROADCAST_CORE" = "no"; then
+    PHP_PYBROADCAST_CORE=$PYB_SRC/modules/pybroadcast_core.so
   fi
 
-  PHP_ADD_INCLUDE([$PYB_INCLUDE])
-  PHP_ADD_LIBRARY_WITH_PATH([python$PYB_LDVERSION], [$PYB_LIBDIR], [PYBROADCAST_SHARED_LIBADD])
-  PHP_SUBST([PYBROADCAST_SHARED_LIBADD])
   AC_DEFINE_UNQUOTED([PYB_DEFAULT_PYTHON], ["$PYB_PROGRAM"], [Python executable whose virtualenv is used])
   AC_DEFINE_UNQUOTED([PYB_DEFAULT_HUB_PATH], ["$PHP_PYBROADCAST_HUB"], [directory holding the pybroadcast package])
-  AC_DEFINE_UNQUOTED([PYB_LIBPYTHON_SONAME], ["$PYB_SONAME"], [soname of libpython])
+  AC_DEFINE_UNQUOTED([PYB_DEFAULT_CORE], ["$PHP_PYBROADCAST_CORE"], [the core shared object])
+  AC_DEFINE_UNQUOTED([PYB_PYTHON_VERSION], ["$PYB_VERSION"], [the embedded Python's version])
 
-  PHP_NEW_EXTENSION([pybroadcast],
-    [ext/pybroadcast.c ext/embed.c ext/convert.c ext/server.c],
-    [$ext_shared],, [-DZEND_ENABLE_STATIC_TSRMLS_CACHE=1])
+  PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c], [$ext_shared])
   PHP_ADD_BUILD_DIR([$ext_builddir/ext])
 fi

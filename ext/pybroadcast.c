@@ -1,6 +1,6 @@
 /* pybroadcast: the module, its php.ini settings and the app-side functions.
- * Each function hands its arguments to pybroadcast.client (Python), which
- * validates them and routes the request; see embed.c for the interpreter. */
+ * Each function hands its arguments to pybroadcast.client (Python, in the
+ * core), which validates them and routes the request. */
 #include "php_pybroadcast.h"
 #include "php_ini.h"
 #include "ext/standard/info.h"
@@ -8,12 +8,14 @@
 #include "ext/spl/spl_exceptions.h"
 #include "pybroadcast_arginfo.h"
 
+#include <dlfcn.h>
+
 zend_class_entry *pyb_exception_ce;
-static PyObject *client_module;
 
 PHP_INI_BEGIN()
     PHP_INI_ENTRY("pybroadcast.python", PYB_DEFAULT_PYTHON, PHP_INI_SYSTEM, NULL)
     PHP_INI_ENTRY("pybroadcast.hub_path", PYB_DEFAULT_HUB_PATH, PHP_INI_SYSTEM, NULL)
+    PHP_INI_ENTRY("pybroadcast.core", PYB_DEFAULT_CORE, PHP_INI_SYSTEM, NULL)
     PHP_INI_ENTRY("pybroadcast.listen", "", PHP_INI_ALL, NULL)
     PHP_INI_ENTRY("pybroadcast.allowed_origins", "", PHP_INI_ALL, NULL)
     PHP_INI_ENTRY("pybroadcast.driver", "", PHP_INI_ALL, NULL)
@@ -27,47 +29,46 @@ PHP_INI_BEGIN()
     PHP_INI_ENTRY("pybroadcast.ping_interval", "", PHP_INI_ALL, NULL)
 PHP_INI_END()
 
-/* Calls pybroadcast.client.<function>(ini, *args), args built by Py_BuildValue
- * from format; converts the result into return_value (if given) and a Python
- * exception into the matching PHP one. */
-static void call_client(zval *return_value, const char *function, const char *format, ...)
-{
-    if (!pyb_ensure_python()) {
-        return;
-    }
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *result = NULL, *callable = NULL, *args = NULL, *ini = NULL;
-    va_list ap;
+/* --- the core, loaded on first use ------------------------------------------ */
 
-    if (!client_module) {
-        client_module = pyb_import("pybroadcast.client");
+static const pyb_core_api *core;
+
+const pyb_core_api *pyb_core(void)
+{
+    if (core) {
+        return core;
     }
-    if (client_module && (callable = PyObject_GetAttrString(client_module, function))
-            && (ini = pyb_ini_dict())) {
-        va_start(ap, format);
-        args = Py_VaBuildValue(format, ap);
-        va_end(ap);
+    const char *path = zend_ini_string_ex("pybroadcast.core", sizeof("pybroadcast.core") - 1, 0, NULL);
+    /* RTLD_GLOBAL: Python's own C modules (_asyncio, _socket, ...) must find libpython's symbols. */
+    void *handle = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    pyb_core_init_fn init = handle ? (pyb_core_init_fn) dlsym(handle, PYB_CORE_INIT_SYMBOL) : NULL;
+    if (!init) {
+        zend_throw_exception_ex(pyb_exception_ce, 0, "cannot load the pybroadcast core %s: %s", path, dlerror());
+        return NULL;
     }
-    if (args) {
-        PyObject *full = PyTuple_Pack(1, ini);
-        PyObject *joined = full ? PySequence_Concat(full, args) : NULL;
-        result = joined ? PyObject_Call(callable, joined, NULL) : NULL;
-        Py_XDECREF(joined);
-        Py_XDECREF(full);
+    const pyb_host host = { .exception_ce = pyb_exception_ce };
+    const pyb_core_api *api = init(&host);
+    if (!api || api->version != PYB_CORE_API_VERSION) {
+        zend_throw_exception_ex(pyb_exception_ce, 0, "%s is from another pybroadcast build (rebuild with make)", path);
+        return NULL;
     }
-    if (!result) {
-        pyb_throw_python_error();
-    } else if (return_value && !pyb_to_zval(result, return_value)) {
-        pyb_throw_python_error();
-    }
-    Py_XDECREF(result);
-    Py_XDECREF(args);
-    Py_XDECREF(ini);
-    Py_XDECREF(callable);
-    PyGILState_Release(gil);
+    core = api;
+    return core;
 }
 
-#define STR(s) ZSTR_VAL(s), (Py_ssize_t) ZSTR_LEN(s)
+/* Forwards to pybroadcast.client.<function> in the core (see core.c). */
+static void call_client(zval *return_value, const char *function, const char *format, ...)
+{
+    const pyb_core_api *api = pyb_core();
+    if (api) {
+        va_list args;
+        va_start(args, format);
+        api->call_client(return_value, function, format, args);
+        va_end(args);
+    }
+}
+
+#define STR(s) ZSTR_VAL(s), (ssize_t) ZSTR_LEN(s)
 
 PHP_FUNCTION(broadcast)
 {
@@ -127,8 +128,9 @@ PHP_MINIT_FUNCTION(pybroadcast)
 
 PHP_MSHUTDOWN_FUNCTION(pybroadcast)
 {
-    client_module = NULL;  /* owned by the interpreter, which goes next */
-    pyb_finalize_python();
+    if (core) {
+        core->shutdown();
+    }
     UNREGISTER_INI_ENTRIES();
     return SUCCESS;
 }
@@ -138,8 +140,8 @@ PHP_MINFO_FUNCTION(pybroadcast)
     php_info_print_table_start();
     php_info_print_table_row(2, "pybroadcast support", "enabled");
     php_info_print_table_row(2, "Version", PHP_PYBROADCAST_VERSION);
-    php_info_print_table_row(2, "Embedded Python", PY_VERSION);
-    php_info_print_table_row(2, "Python interpreter", pyb_python_started() ? "started" : "not started");
+    php_info_print_table_row(2, "Embedded Python", PYB_PYTHON_VERSION);
+    php_info_print_table_row(2, "Python interpreter", core && core->python_started() ? "started" : "not started");
     php_info_print_table_end();
     DISPLAY_INI_ENTRIES();
 }

@@ -10,7 +10,7 @@ $info = ob_get_clean();
 foreach (['pybroadcast support => enabled', 'Version => 0.1.0', 'Embedded Python => 3.',
           'Python interpreter => not started', 'pybroadcast.socket => no value',
           'pybroadcast.driver => no value', 'pybroadcast.max_message_size => no value',
-          'pybroadcast.python => /', 'pybroadcast.hub_path => /'] as $line) {
+          'pybroadcast.python => /', 'pybroadcast.hub_path => /', 'pybroadcast.core => /'] as $line) {
     echo $line, ': ', str_contains($info, $line) ? 'yes' : 'NO', "\n";
 }
 var_dump(phpversion('pybroadcast'));
@@ -25,4 +25,5 @@ pybroadcast.driver => no value: yes
 pybroadcast.max_message_size => no value: yes
 pybroadcast.python => /: yes
 pybroadcast.hub_path => /: yes
+pybroadcast.core => /: yes
 string(5) "0.1.0"

@@ -5,7 +5,7 @@
  * GIL discipline: after start-up the PHP thread does not hold the GIL; every
  * entry from PHP takes it with PyGILState_Ensure and gives it back before
  * returning, and every wait or PHP callback runs with it released. */
-#include "php_pybroadcast.h"
+#include "core.h"
 #include "php_ini.h"
 #include "zend_exceptions.h"
 
@@ -64,8 +64,9 @@ static void after_fork_child(void)
     }
 }
 
-/* pthread_atfork handlers can never be removed: keep this library mapped for
- * the life of the process so they never point into unloaded code. */
+/* pthread_atfork handlers can never be removed: keep the core mapped for the
+ * life of the process so they never point into unloaded code. (The core is
+ * loaded RTLD_GLOBAL, so Python's own C modules find libpython's symbols.) */
 static void pin_library(void)
 {
     Dl_info info;
@@ -93,9 +94,9 @@ static bool start_python(void)
     PyConfig config;
     PyStatus status;
 
-    /* PHP normally loads us RTLD_GLOBAL; if it did not, Python's own C modules
-     * (_asyncio, _socket, ...) could not find libpython's symbols. */
-    dlopen(PYB_LIBPYTHON_SONAME, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+    if (!program || !*program || !hub_path || !*hub_path) {
+        return fail("pybroadcast.python and pybroadcast.hub_path must be set", NULL);
+    }
 
     /* Isolated, so that neither PYTHON* variables nor a locale change leak
      * between PHP and Python; UTF-8 mode makes the file system encoding fixed. */
@@ -109,13 +110,13 @@ static bool start_python(void)
     config.parse_argv = 0;
     /* program_name is the virtualenv's python: Python then reads its
      * pyvenv.cfg and puts the venv's site-packages on sys.path. */
-    status = PyConfig_SetBytesString(&config, &config.program_name, program ? program : PYB_DEFAULT_PYTHON);
+    status = PyConfig_SetBytesString(&config, &config.program_name, program);
     if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) return fail("initialization failed", status.err_msg);
 
     PyObject *sys_path = PySys_GetObject("path");  /* borrowed */
-    PyObject *hub = PyUnicode_DecodeFSDefault(hub_path && *hub_path ? hub_path : PYB_DEFAULT_HUB_PATH);
+    PyObject *hub = PyUnicode_DecodeFSDefault(hub_path);
     if (!sys_path || !hub || PyList_Insert(sys_path, 0, hub) < 0) {
         Py_XDECREF(hub);
         PyErr_Clear();

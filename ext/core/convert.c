@@ -1,7 +1,7 @@
 /* Values between PHP and Python. PHP strings become bytes, because PHP strings
  * are bytes: the Python side decodes (and rejects invalid UTF-8) where text is
  * required. Python str becomes a PHP string in UTF-8. */
-#include "php_pybroadcast.h"
+#include "core.h"
 #include "zend_smart_str.h"
 
 static PyObject *key_from_zend(zend_ulong index, zend_string *key)
