@@ -6,7 +6,8 @@ thread never calls into C: it queues a call, writes a byte to a wake-up pipe and
 awaits a future. The PHP thread polls the pipe with the GIL released, takes the
 queue (``take``), runs each callable with the GIL released, and hands back the
 outcome (``resolve``), which lands on the loop through ``call_soon_threadsafe``.
-Python never calls C, so no cffi layer is needed for the bridge.
+Python never calls C, so the bridge needs no cffi layer (the product's
+dependency list names cffi for this job; it would only add a second way in).
 """
 
 from __future__ import annotations
