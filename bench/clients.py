@@ -90,7 +90,7 @@ async def run_clients(port: int, count: int, probes: int, channel: str, source: 
         clients.append(client)
     control.send("connected")
     last_bytes, last_cpu = 0, time.process_time()
-    while (command := await asyncio.to_thread(control.recv)) == "report":
+    while await asyncio.to_thread(control.recv) == "report":
         await asyncio.sleep(0)
         total = sum(c.bytes for c in clients)
         cpu = time.process_time()

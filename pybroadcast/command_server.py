@@ -8,6 +8,7 @@ import errno
 import logging
 import os
 import socket
+from typing import Any
 
 from . import events, validation, wire
 from .errors import BroadcastError

@@ -65,15 +65,19 @@ class Hub:
             return
         if peer.closed:  # disconnected while the authorizer ran
             return
+        # In the channel's set at once (so nothing can tear the channel down
+        # under this peer); acknowledged once the broker listens.
         peer.channels.add(channel)
         subscribers = self.channels.get(channel)
         if subscribers is None:
             subscribers = self.channels[channel] = set()
             self._listening[channel] = asyncio.ensure_future(self.broker.listen(channel))
+        subscribers.add(peer)
         listening = self._listening.get(channel)
         if listening is not None and not listening.done():
             await asyncio.shield(listening)
-        subscribers.add(peer)
+        if peer.closed:
+            return
         peer.send(protocol.subscribed(channel))
         if await self.presence.join(channel, peer.user, peer.id):
             await self._transition(JOIN, channel, peer.user)
