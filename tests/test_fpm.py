@@ -26,7 +26,8 @@ def fpm_binary() -> str:
 class Fpm:
     """php-fpm, master loading the extension (as from php.ini), 2 workers recycled every 3 requests."""
 
-    def __init__(self, socket_path: str, max_requests: int = 3) -> None:
+    def __init__(self, socket_path: str, max_requests: int = 3, children: int = 2,
+                 settings: dict[str, str] | None = None) -> None:
         self.dir = short_tempdir()
         self.port = free_port()
         conf = os.path.join(self.dir, "fpm.conf")
@@ -38,12 +39,12 @@ log_level = notice
 [app]
 listen = 127.0.0.1:{self.port}
 pm = static
-pm.max_children = 2
+pm.max_children = {children}
 pm.max_requests = {max_requests}
 clear_env = yes
 catch_workers_output = yes
 php_admin_value[pybroadcast.socket] = {socket_path}
-""")
+""" + "".join(f'php_admin_value[pybroadcast.{k}] = "{v}"\n' for k, v in (settings or {}).items()))
         self.process = subprocess.Popen(
             [fpm_binary(), "-n", "-d", f"extension={EXT}", "-y", conf, "-F", "-R"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -96,3 +97,25 @@ async def test_fpm_worker_gets_exception_when_hub_is_down_and_survives(hub: Hub)
         assert not fpm.log.matching(r"SIGSEGV|exited on signal")
     finally:
         fpm.close()
+
+
+async def test_fpm_worker_keeps_one_redis_connection_across_requests(make_hub, redis_server) -> None:
+    options = {"driver": "redis", "redis_url": redis_server.url, "redis_prefix": f"fpm{os.getpid()}"}
+    hub = make_hub({"options": options})
+    ws = await client(hub)
+    await subscribe(ws, "fpm")
+    fpm = Fpm(hub.socket, max_requests=100, children=1, settings=options)
+    redis = redis_server.client()
+    try:
+        counts, pids = [], set()
+        for i in range(6):
+            _, body = fpm.get(SEND, {"channel": "fpm", "message": f"r{i}"})
+            assert body["ok"] is True, body
+            pids.add(body["pid"])
+            assert (await next_event(ws, "message"))["data"] == f"r{i}"
+            counts.append(redis.info("stats")["total_connections_received"])
+        assert len(pids) == 1  # one worker served them all...
+        assert len(set(counts)) == 1, counts  # ...and no request after the first opened a connection
+    finally:
+        fpm.close()
+    await ws.close()
