@@ -27,6 +27,12 @@ async def test_signal_closes_clients_with_1001_and_exits_0(hub: Hub, sig: int) -
     assert not os.path.exists(hub.socket), "the command socket was left behind"
 
 
+def test_command_socket_is_owner_and_group_only(hub: Hub) -> None:
+    import stat
+    mode = os.stat(hub.socket).st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660, oct(mode)
+
+
 def test_second_hub_on_the_same_socket_is_refused(hub: Hub) -> None:
     from support import Hub as HubProcess
     with pytest.raises(AssertionError, match="another hub is already serving the command socket"):
