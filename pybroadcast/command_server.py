@@ -32,7 +32,7 @@ class CommandServer:
         old_umask = os.umask(0o117)  # the socket is created 0660 (owner and group)
         try:
             self._server = await asyncio.start_unix_server(
-                self._serve, self._path, limit=wire.size_limit(self._max) + 64
+                self._serve, self._path
             )
         finally:
             os.umask(old_umask)
@@ -54,28 +54,37 @@ class CommandServer:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Reads whatever has arrived and answers every complete request in it:
+        # one await per batch, not two per request (measured: asyncio's per-await
+        # cost was half of the hub's time per request).
         self._clients[writer] = asyncio.current_task()  # type: ignore[assignment]
         limit = wire.size_limit(self._max)
+        buffer = b""
         try:
-            while header := await reader.readuntil(b":"):
-                length = int(header[:-1])
-                if length > limit:
-                    raise ValueError(f"request of {length} bytes is over the limit")
-                body = await reader.readexactly(length + 1)
-                if body[-1:] != b",":
-                    raise ValueError("malformed request")
-                try:
-                    writer.write(wire.pack(wire.OK, *await self._execute(wire.unpack(body[:-1]))))
-                except (ValueError, UnicodeDecodeError, BroadcastError) as exc:
-                    writer.write(wire.pack(wire.ERROR, str(exc) or type(exc).__name__))
-                await writer.drain()
-        except asyncio.IncompleteReadError:
-            pass  # the app process went away
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+            while chunk := await reader.read(1 << 16):
+                buffer += chunk
+                replies = []
+                while True:
+                    body, buffer = wire.split(buffer)
+                    if body is None:
+                        break
+                    replies.append(await self._answer(body))
+                if len(buffer) > limit + 32:
+                    raise ValueError(f"request of over {limit} bytes")
+                writer.write(b"".join(replies))
+                if writer.transport.get_write_buffer_size() > 1 << 16:
+                    await writer.drain()  # only when the app process is not reading
+        except (ConnectionError, ValueError) as exc:
             log.warning("command socket client dropped: %s", exc)
         finally:
             self._clients.pop(writer, None)
             writer.close()
+
+    async def _answer(self, body: bytes) -> bytes:
+        try:
+            return wire.pack(wire.OK, *await self._execute(wire.unpack(body)))
+        except (ValueError, UnicodeDecodeError, BroadcastError) as exc:
+            return wire.pack(wire.ERROR, str(exc) or type(exc).__name__)
 
     async def _execute(self, request: list[str]) -> list[str]:
         op, *args = request or [""]
