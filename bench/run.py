@@ -246,7 +246,7 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=1000)
-    parser.add_argument("--rates", default="100,200,400", help="messages per second, comma-separated")
+    parser.add_argument("--rates", default="100,400,800", help="messages per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--idle", type=int, default=5000, help="connections for the memory figure")
     parser.add_argument("--quick", action="store_true", help="small numbers, to check the benchmark runs")
