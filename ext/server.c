@@ -6,8 +6,6 @@
 static zend_class_entry *server_ce;
 static zend_object_handlers server_handlers;
 
-#define server_from pyb_server_from
-
 static zend_object *server_create(zend_class_entry *ce)
 {
     pyb_server *server = zend_object_alloc(sizeof(pyb_server), ce);
@@ -23,7 +21,7 @@ static zend_object *server_create(zend_class_entry *ce)
 
 static void server_free(zend_object *object)
 {
-    pyb_server *server = server_from(object);
+    pyb_server *server = pyb_server_from(object);
     for (int i = 0; i < SLOT_COUNT; i++) {
         zval_ptr_dtor(&server->slots[i]);
     }
@@ -33,7 +31,7 @@ static void server_free(zend_object *object)
 /* Callbacks often capture $server: let the cycle collector see them. */
 static HashTable *server_get_gc(zend_object *object, zval **table, int *count)
 {
-    pyb_server *server = server_from(object);
+    pyb_server *server = pyb_server_from(object);
     *table = server->slots;
     *count = SLOT_COUNT;
     return zend_std_get_properties(object);
@@ -48,7 +46,7 @@ PHP_METHOD(PyBroadcast_Server, __construct)
         Z_PARAM_OPTIONAL
         Z_PARAM_ARRAY_HT(options)
     ZEND_PARSE_PARAMETERS_END();
-    pyb_server *server = server_from(Z_OBJ_P(ZEND_THIS));
+    pyb_server *server = pyb_server_from(Z_OBJ_P(ZEND_THIS));
     if (options) {
         zval_ptr_dtor(&server->slots[SLOT_OPTIONS]);
         ZVAL_ARR(&server->slots[SLOT_OPTIONS], zend_array_dup(options));
@@ -66,7 +64,7 @@ static void set_callback(INTERNAL_FUNCTION_PARAMETERS, int slot)
     ZEND_PARSE_PARAMETERS_START(1, 1)
         Z_PARAM_FUNC(fci, fcc)
     ZEND_PARSE_PARAMETERS_END();
-    pyb_server *server = server_from(Z_OBJ_P(ZEND_THIS));
+    pyb_server *server = pyb_server_from(Z_OBJ_P(ZEND_THIS));
     if (server->running) {
         zend_release_fcall_info_cache(&fcc);
         zend_throw_exception(pyb_exception_ce, "callbacks cannot change while the server runs", 0);
@@ -87,7 +85,7 @@ PHP_METHOD(PyBroadcast_Server, onLeave) { set_callback(INTERNAL_FUNCTION_PARAM_P
 PHP_METHOD(PyBroadcast_Server, run)
 {
     ZEND_PARSE_PARAMETERS_NONE();
-    pyb_server *server = server_from(Z_OBJ_P(ZEND_THIS));
+    pyb_server *server = pyb_server_from(Z_OBJ_P(ZEND_THIS));
     if (server->running) {
         zend_throw_exception(pyb_exception_ce, "this server is already running", 0);
         RETURN_THROWS();

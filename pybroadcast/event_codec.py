@@ -17,11 +17,6 @@ def decode(raw: bytes | str) -> Event:
         fields = json.loads(raw)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"malformed event: {exc}") from None
-    return from_fields(fields)
-
-
-def from_fields(fields: object) -> Event:
-    """An event from its decoded JSON array; ValueError if it is not one."""
     if not isinstance(fields, list) or len(fields) != 3:
         raise ValueError(f"malformed event: {str(fields)[:80]}")
     kind, target, data = fields

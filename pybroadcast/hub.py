@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from . import protocol, validation
 from .broker import Broker
@@ -152,6 +151,3 @@ class Hub:
                 for peer in subscribers:
                     if peer.user != data:
                         peer.send(frame)
-
-    def stats(self) -> dict[str, Any]:
-        return {"connections": len(self.peers), "users": len(self.users), "channels": len(self.channels)}
