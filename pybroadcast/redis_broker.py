@@ -162,14 +162,19 @@ class RedisBroker(Broker):
 
     async def _subscribe_all(self) -> None:
         pubsub = self._redis.pubsub()
-        topics = [self._keys.users_topic, *(self._keys.topic(c) for c in self._channels)]
-        for i in range(0, len(topics), SUBSCRIBE_BATCH):
-            await pubsub.subscribe(*topics[i:i + SUBSCRIBE_BATCH])
+        await pubsub.subscribe(self._keys.users_topic)
+        done: set[str] = set()
+        # Until nothing is missing: listen() calls made while this runs only add to
+        # self._channels, and no await separates the last check from installing pubsub.
+        while missing := [c for c in self._channels if c not in done]:
+            for i in range(0, len(missing), SUBSCRIBE_BATCH):
+                await pubsub.subscribe(*(self._keys.topic(c) for c in missing[i:i + SUBSCRIBE_BATCH]))
+            done.update(missing)
         self._pubsub = pubsub
         self._connected.set()
         if self._down:
             self._down = False
-            log.warning("reconnected to redis at %s; resubscribed %d channels", self._url, len(topics) - 1)
+            log.warning("reconnected to redis at %s; resubscribed %d channels", self._url, len(done))
             if self.on_reconnect is not None:
                 task = asyncio.create_task(self.on_reconnect())
                 self._background.add(task)

@@ -182,6 +182,7 @@ async def test_redis_restart_is_survived(cluster: Cluster) -> None:
     wall = time.monotonic()
     late = await client(cluster.hubs[0], "late")  # joins during the outage: replayed later
     await subscribe(late, "news")
+    await subscribe(late, "fresh")  # a channel no node listened to before the outage
     await asyncio.sleep(2)  # an outage lasting a while: measured, not synchronised on
     cpu_ratio = max(_cpu(hub) - before for hub, before in zip(cluster.hubs, cpu_before)) / (time.monotonic() - wall)
     assert cpu_ratio < 0.5, f"a hub used {cpu_ratio:.0%} of a core while Redis was down"
@@ -192,9 +193,10 @@ async def test_redis_restart_is_survived(cluster: Cluster) -> None:
     for hub in cluster.hubs:
         await hub.log.await_for(r"reconnected to redis .* resubscribed \d+ channels", timeout=20)
         await hub.log.await_for(r"presence resynchronised with redis", timeout=20)
-    cluster.php("broadcast('news', 'after');")
+    cluster.php("broadcast('news', 'after'); broadcast('fresh', 'new channel');")
     for ws in clients + [late]:
         assert (await next_event(ws, "message"))["data"] == "after"
+    assert (await next_event(late, "message")) == {"event": "message", "channel": "fresh", "data": "new channel"}
     users = json.loads(cluster.php("echo json_encode(getChannelUsers('news'));").stdout)
     assert sorted(users) == ["0", "1", "2", "late"]
     await cluster.settled()
