@@ -102,7 +102,7 @@ static bool run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
     zval params[2], result;
     uint32_t count = 0;
     PyObject *outcome = NULL;
-    bool ok = false;
+    bool ok = false, exit_requested = false;
 
     for (int i = SLOT_AUTHENTICATE; text && i < SLOT_COUNT; i++) {
         if (strcmp(text, slot_names[i]) == 0) slot = i;
@@ -127,12 +127,9 @@ static bool run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
     PyEval_RestoreThread(callback_thread_state);
     callback_thread_state = NULL;
 
-    if (exiting()) {
-        zval_ptr_dtor(&result);
-        for (uint32_t i = 0; i < count; i++) zval_ptr_dtor(&params[i]);
-        Py_XDECREF(name);
-        Py_XDECREF(args);
-        return false;
+    exit_requested = exiting();
+    if (exit_requested) {
+        /* nothing to report: PHP is leaving, and its exit exception stays pending */
     } else if (EG(exception)) {
         outcome = describe_exception();
     } else if (called == FAILURE || Z_TYPE(result) == IS_UNDEF) {
@@ -156,7 +153,7 @@ report:
     PyErr_Clear();
     Py_XDECREF(name);
     Py_XDECREF(args);
-    return true;
+    return !exit_requested;
 }
 
 static bool runtime_flag(PyObject *runtime, const char *name)
