@@ -8,6 +8,7 @@ DISCONNECT = "disconnect"  # target: user id
 JOIN = "join"  # target: channel, data: user id
 LEAVE = "leave"  # target: channel, data: user id
 KINDS = frozenset((MESSAGE, DIRECT, DISCONNECT, JOIN, LEAVE))
+USER_KINDS = frozenset((DIRECT, DISCONNECT))  # addressed to a user, so every node must see them
 
 
 class Event(tuple):

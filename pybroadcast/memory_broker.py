@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .broker import Broker, EventSink
-from .events import DIRECT, DISCONNECT, Event
+from .events import USER_KINDS, Event
 
 
 class MemoryBroker(Broker):
@@ -22,7 +22,7 @@ class MemoryBroker(Broker):
 
     async def publish(self, event: Event) -> None:
         sink = self._sink
-        if sink is not None and (event.kind in (DIRECT, DISCONNECT) or event.target in self._channels):
+        if sink is not None and (event.kind in USER_KINDS or event.target in self._channels):
             sink(event)
 
     async def close(self) -> None:

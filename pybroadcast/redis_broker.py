@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from . import event_codec
 from .broker import Broker, EventSink
 from .errors import BroadcastError, Unreachable
-from .events import DIRECT, DISCONNECT, Event
+from .events import Event
 from .redis_keys import KeySpace, redact
 
 log = logging.getLogger("pybroadcast")
@@ -87,7 +87,7 @@ class RedisBroker(Broker):
                 pass
 
     async def publish(self, event: Event) -> None:
-        topic = self._keys.users_topic if event.kind in (DIRECT, DISCONNECT) else self._keys.topic(event.target)
+        topic = self._keys.topic_for(event)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((topic, event_codec.encode(event), done))
         self._queued.set()

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from .events import USER_KINDS, Event
+
 SEPARATOR = "\n"  # user ids are printable, so a newline cannot occur inside one
 
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
@@ -103,8 +105,9 @@ class KeySpace:
     def topic(self, channel: str) -> str:
         return self._topic + channel
 
-    def channel_of(self, topic: str) -> str:
-        return topic[len(self._topic):]
+    def topic_for(self, event: Event) -> str:
+        """Where an event is published: its channel's topic, or the users topic."""
+        return self.users_topic if event.kind in USER_KINDS else self._topic + event.target
 
     def conns(self, channel: str) -> str:
         return f"{self.prefix}:presence:{channel}:conns"

@@ -15,7 +15,7 @@ from redis.retry import Retry
 
 from . import event_codec, redis_keys
 from .errors import BroadcastError, Unreachable
-from .events import DIRECT, DISCONNECT, Event
+from .events import Event
 from .settings import Settings
 
 
@@ -32,7 +32,7 @@ class RedisRoute:
         self._members = self._redis.register_script(redis_keys.MEMBERS)
 
     def publish(self, event: Event) -> None:
-        topic = self._keys.users_topic if event.kind in (DIRECT, DISCONNECT) else self._keys.topic(event.target)
+        topic = self._keys.topic_for(event)
         self._call(self._redis.publish, topic, event_codec.encode(event))
 
     def members(self, channel: str) -> list[str]:
