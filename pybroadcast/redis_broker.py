@@ -17,9 +17,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from . import event_codec
+from . import event_codec, redis_keys
 from .broker import Broker, EventSink
-from .errors import BroadcastError, Unreachable
+from .errors import Unreachable
 from .events import Event
 from .redis_keys import KeySpace, redact
 
@@ -51,8 +51,8 @@ class RedisBroker(Broker):
     async def start(self, sink: EventSink) -> None:
         try:  # a bad URL stops start-up; an unreachable Redis does not (local clients are served)
             await asyncio.wait_for(self._redis.ping(), PUBLISH_TIMEOUT)
-        except (TypeError, ValueError) as exc:  # redis-py checks URL options only when it connects
-            raise BroadcastError(f"invalid redis_url {self._url}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise redis_keys.invalid_url(self._url, exc) from None
         except (RedisError, OSError, TimeoutError):
             pass  # the reader logs the outage and keeps reconnecting
         self._sink = sink
@@ -122,7 +122,7 @@ class RedisBroker(Broker):
                         pipe.publish(topic, payload)
                     await pipe.execute()
             except (RedisError, OSError) as exc:
-                error = Unreachable(f"redis at {self._url} unreachable: {exc}")
+                error = redis_keys.unreachable(self._url, exc)
                 for _, _, done in batch:
                     if not done.done():
                         done.set_exception(error)

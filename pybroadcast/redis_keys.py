@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from .errors import BroadcastError, Unreachable
 from .events import USER_KINDS, Event
 
 SEPARATOR = "\n"  # user ids are printable, so a newline cannot occur inside one
@@ -121,6 +122,16 @@ class KeySpace:
 
 def member(user: str, connection: str) -> str:
     return f"{user}{SEPARATOR}{connection}"
+
+
+def unreachable(url: str, exc: BaseException) -> Unreachable:
+    """The error for a Redis that cannot be reached; `url` already redacted."""
+    return Unreachable(f"redis at {url} unreachable: {exc}")
+
+
+def invalid_url(url: str, exc: BaseException) -> BroadcastError:
+    """redis-py checks URL options only when it connects, so a bad URL shows up there."""
+    return BroadcastError(f"invalid redis_url {url}: {exc}")
 
 
 def redact(url: str) -> str:

@@ -22,7 +22,6 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from . import redis_keys
-from .errors import Unreachable
 from .events import JOIN, LEAVE
 from .presence import ChangeCallback, Presence
 from .redis_keys import KeySpace, member, redact
@@ -94,7 +93,7 @@ class RedisPresence(Presence):
         try:
             users = await self._members(keys=[self._keys.conns(channel)])
         except (RedisError, OSError) as exc:
-            raise Unreachable(f"redis at {self._url} unreachable: {exc}") from None
+            raise redis_keys.unreachable(self._url, exc) from None
         return [u.decode() if isinstance(u, bytes) else u for u in users]
 
     async def close(self) -> None:

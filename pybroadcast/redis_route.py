@@ -14,7 +14,6 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from . import event_codec, redis_keys
-from .errors import BroadcastError, Unreachable
 from .events import Event
 from .settings import Settings
 
@@ -42,6 +41,6 @@ class RedisRoute:
         try:
             return function(*args, **kwargs)
         except (RedisError, OSError) as exc:
-            raise Unreachable(f"redis at {self._url} unreachable: {exc}") from None
-        except (TypeError, ValueError) as exc:  # redis-py checks URL options only when it connects
-            raise BroadcastError(f"invalid redis_url {self._url}: {exc}") from None
+            raise redis_keys.unreachable(self._url, exc) from None
+        except (TypeError, ValueError) as exc:
+            raise redis_keys.invalid_url(self._url, exc) from None
