@@ -25,6 +25,7 @@ from .errors import BroadcastError, Unreachable
 from .events import DIRECT, DISCONNECT, MESSAGE, Event
 
 TIMEOUT = 1.0  # seconds: a request never hangs longer than about this
+REPLY_LIMIT = 1 << 28  # bytes: a members() reply of a very large channel still fits
 
 _settings_cache: dict[tuple[Any, ...], settings_mod.Settings] = {}
 _routes: dict[tuple[str, ...], Any] = {}
@@ -114,7 +115,7 @@ class SocketRoute:
 
     def _read_reply(self, sock: socket.socket, deadline: float) -> bytes:
         while True:
-            body, self._buffer = wire.split(self._buffer)
+            body, self._buffer = wire.split(self._buffer, REPLY_LIMIT)
             if body is not None:
                 return body
             sock.settimeout(max(deadline - time.monotonic(), 0.001))

@@ -65,24 +65,24 @@ class CommandServer:
                 buffer += chunk
                 replies = []
                 while True:
-                    body, buffer = wire.split(buffer)
+                    body, buffer = wire.split(buffer, limit)
                     if body is None:
                         break
-                    replies.append(await self._answer(body))
-                if len(buffer) > limit + 32:
-                    raise ValueError(f"request of over {limit} bytes")
+                    replies.append(await self._answer(wire.unpack(body)))
                 writer.write(b"".join(replies))
                 if writer.transport.get_write_buffer_size() > 1 << 16:
                     await writer.drain()  # only when the app process is not reading
-        except (ConnectionError, ValueError) as exc:
+        except wire.MalformedMessage as exc:
+            log.warning("command socket: dropped a client that sent a malformed request: %s", exc)
+        except ConnectionError as exc:
             log.warning("command socket client dropped: %s", exc)
         finally:
             self._clients.pop(writer, None)
             writer.close()
 
-    async def _answer(self, body: bytes) -> bytes:
+    async def _answer(self, request: list[str]) -> bytes:
         try:
-            return wire.pack(wire.OK, *await self._execute(wire.unpack(body)))
+            return wire.pack(wire.OK, *await self._execute(request))
         except (ValueError, UnicodeDecodeError, BroadcastError) as exc:
             return wire.pack(wire.ERROR, str(exc) or type(exc).__name__)
 
