@@ -10,7 +10,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from . import validation
+from . import php_values
 from .callbacks import CallbackBridge, CallbackError
 
 log = logging.getLogger("pybroadcast")
@@ -54,19 +54,13 @@ class Authenticator:
         try:
             if self._bridge.has("authenticate"):
                 result = await self._bridge.call("authenticate", request)
-            elif self._auth_url:
-                result = await asyncio.to_thread(self._ask_auth_url, request["headers"])
-            else:
-                return None
+                return php_values.user_id(result.type, result.value, "onAuthenticate")
+            if self._auth_url:
+                value = await asyncio.to_thread(self._ask_auth_url, request["headers"])
+                return php_values.user_id(php_values.json_type(value), value, "auth_url")
         except CallbackError:
-            return None  # already logged by the bridge
-        if result is None or result is False:
-            return None
-        try:
-            return validation.user_id(result)
-        except ValueError as exc:
-            log.error("authentication returned an unusable user id: %s", exc)
-            return None
+            pass  # already logged by the bridge
+        return None
 
     def _ask_auth_url(self, headers: dict[str, str]) -> Any:
         forwarded = {name: headers[name] for name in FORWARDED_HEADERS if name in headers}

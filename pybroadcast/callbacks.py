@@ -18,6 +18,8 @@ import logging
 import os
 from typing import Any
 
+from .php_values import PhpValue
+
 log = logging.getLogger("pybroadcast")
 
 
@@ -65,7 +67,7 @@ class CallbackBridge:
         self.wake()
         return future
 
-    async def call(self, name: str, *args: Any) -> Any:
+    async def call(self, name: str, *args: Any) -> PhpValue:
         """Run a PHP callable and return its result; CallbackError if it threw or timed out."""
         return await self.submit(name, *args)
 
@@ -121,7 +123,7 @@ class CallbackBridge:
         if call.future.done():
             return
         if ok:
-            call.future.set_result(value)
+            call.future.set_result(PhpValue(*value))
         else:
             log.error("PHP callback %s threw %s", call.name, value)
             call.future.set_exception(CallbackError(f"{call.name} threw {value}"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from . import protocol, validation
+from . import php_values, protocol, validation
 from .broker import Broker
 from .callbacks import CallbackBridge, CallbackError
 from .errors import BroadcastError
@@ -102,7 +102,7 @@ class Hub:
         if not self.bridge.has("authorize"):
             return False
         try:
-            return bool(await self.bridge.call("authorize", peer.user, channel))
+            return php_values.allows(await self.bridge.call("authorize", peer.user, channel), channel)
         except CallbackError:
             return False
 

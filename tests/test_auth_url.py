@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -48,3 +49,19 @@ async def test_unreachable_auth_url_rejects_and_is_logged(make_hub) -> None:
         await open_client(hub, user=None, additional_headers={"Cookie": "user=1"})
     assert caught.value.response.status_code == 401
     hub.log.wait_for(r"auth_url http://127\.0\.0\.1:\d+/auth failed: .*Connection refused")
+
+
+@pytest.mark.parametrize("user_id, logged", [
+    ("null", None), ("false", None), ('""', None),
+    ("1.5", "auth_url returned a PHP float: rejected"),
+    ("[1]", "auth_url returned a PHP array: rejected"),
+    ('{"id": 1}', "auth_url returned a PHP array: rejected"),
+    ("true", "auth_url returned a PHP bool: rejected"),
+])
+async def test_user_id_that_names_no_user_is_a_clean_401(auth_hub: Hub, user_id: str, logged) -> None:
+    with pytest.raises(InvalidStatus) as caught:
+        await open_client(auth_hub, user=None, additional_headers={"Authorization": f"Json {user_id}"})
+    assert caught.value.response.status_code == 401
+    if logged:
+        auth_hub.log.wait_for(re.escape(logged))
+    assert not auth_hub.log.matching(r"Traceback|Internal Server Error")

@@ -55,3 +55,31 @@ async def test_failing_authorizer_refuses_and_hub_keeps_serving(make_hub, mode: 
     with urllib.request.urlopen(f"http://127.0.0.1:{hub.port}/health", timeout=5) as response:
         assert response.status == 200
     await ws.close(); await other.close()
+
+
+# PHP's truth, not Python's: b"0" is truthy in Python and was read as "allowed".
+@pytest.mark.parametrize("expression", ['"0"', "0", '""', "[]", "null", "false"])
+async def test_what_php_considers_false_refuses(make_hub, expression: str) -> None:
+    hub = make_hub({"authorize": f"return:{expression}"})
+    ws = await client(hub, "4")
+    assert (await subscribe(ws, "private-ok"))["code"] == "forbidden"
+    await ws.close()
+
+
+@pytest.mark.parametrize("expression, type_name", [
+    ("1.5", "float"), ("new stdClass", "stdClass"), ("fopen('php://memory', 'r')", "resource"),
+])
+async def test_a_value_of_another_type_refuses_with_a_log_line(make_hub, expression: str, type_name: str) -> None:
+    hub = make_hub({"authorize": f"return:{expression}"})
+    ws = await client(hub, "4")
+    assert (await subscribe(ws, "private-ok"))["code"] == "forbidden"
+    hub.log.wait_for(rf"onAuthorize returned a PHP {type_name} for private-ok: refused")
+    await ws.close()
+
+
+@pytest.mark.parametrize("expression", ["true", "1", '"yes"', "['name' => 'Ann']"])
+async def test_what_php_considers_true_allows(make_hub, expression: str) -> None:
+    hub = make_hub({"authorize": f"return:{expression}"})
+    ws = await client(hub, "4")
+    assert (await subscribe(ws, "private-ok"))["event"] == "subscribed"
+    await ws.close()

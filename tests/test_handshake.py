@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 
 import pytest
@@ -77,3 +78,26 @@ async def test_without_authenticator_everyone_is_rejected(make_hub) -> None:
     hub = make_hub({"authenticate": "none"})
     hub.log.wait_for(r"neither onAuthenticate nor auth_url is set")
     assert await status_of(hub, user="1") == 401
+
+
+@pytest.mark.parametrize("expression, logged", [
+    ("null", None), ("false", None), ('""', None),
+    ("1.5", "onAuthenticate returned a PHP float: rejected"),
+    ("[7]", "onAuthenticate returned a PHP array: rejected"),
+    ("true", "onAuthenticate returned a PHP bool: rejected"),
+    ("new stdClass", "onAuthenticate returned a PHP stdClass: rejected"),
+    ('"bad\\nid"', "onAuthenticate returned an unusable user id"),
+])
+async def test_authenticate_answers_that_name_no_user_are_a_clean_401(make_hub, expression: str, logged) -> None:
+    hub = make_hub({"authenticate": f"return:{expression}"})
+    assert await status_of(hub, user="7") == 401
+    if logged:
+        hub.log.wait_for(re.escape(logged))
+    assert not hub.log.matching(r"Traceback|Internal Server Error|Exception in")
+
+
+@pytest.mark.parametrize("expression, user", [("7", "7"), ('"abc"', "abc"), ('"7"', "7")])
+async def test_authenticate_string_or_int_names_the_user(make_hub, expression: str, user: str) -> None:
+    hub = make_hub({"authenticate": f"return:{expression}"})
+    ws = await client(hub, user=user)
+    await ws.close()

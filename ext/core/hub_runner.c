@@ -91,6 +91,19 @@ static bool exiting(void)
     return zend_is_unwind_exit(EG(exception));
 }
 
+/* What a callable returned, judged here by PHP's own rules: (PHP type name,
+ * zend_is_true(), the value converted, or None for an object or resource).
+ * The Python side decides on the type and truth PHP reports, never on Python's. */
+static PyObject *returned(zval *result)
+{
+    PyObject *value = pyb_from_zval(result);
+    if (!value) {
+        PyErr_Clear();
+        value = Py_NewRef(Py_None);
+    }
+    return Py_BuildValue("(sNN)", zend_zval_type_name(result), PyBool_FromLong(zend_is_true(result)), value);
+}
+
 /* Runs one queued call and reports its outcome to the runtime. GIL held on entry and exit.
  * Returns false when PHP is exiting (exit() in the callback): the exception stays pending. */
 static bool run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
@@ -134,11 +147,11 @@ static bool run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
         outcome = describe_exception();
     } else if (called == FAILURE || Z_TYPE(result) == IS_UNDEF) {
         outcome = PyUnicode_FromString("could not be called");
-    } else if (!(outcome = pyb_from_zval(&result))) {
-        PyErr_Clear();
-        outcome = PyUnicode_FromFormat("returned an unusable %s", zend_zval_type_name(&result));
-    } else {
+    } else if ((outcome = returned(&result))) {
         ok = true;
+    } else {
+        PyErr_Clear();
+        outcome = PyUnicode_FromString("returned a value that could not be reported");
     }
     zval_ptr_dtor(&result);
 

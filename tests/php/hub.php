@@ -2,8 +2,8 @@
 // The hub the tests run: behaviour comes from the JSON in PYB_TEST_HUB.
 //   options:    PyBroadcast\Server options
 //   authorize:  "prefix" (allow a user when the channel ends with "-<user>" or contains "-ok"),
-//               "none" (no authorizer), "throw", "slow"
-//   authenticate: "query" (?user= or cookie "user"), "none", "throw", "slow"
+//               "none" (no authorizer), "throw", "slow", "return:<PHP expression>" (returns its value)
+//   authenticate: "query" (?user= or cookie "user"), "none", "throw", "slow", "return:<PHP expression>"
 //   hooks:      "log", "none", "throw", "slow", "broadcast" (onJoin broadcasts to "hooks")
 // Every callback writes one line "HOOK <name> <args>" to stderr for the tests to await.
 $config = json_decode(getenv('PYB_TEST_HUB') ?: '{}', true);
@@ -16,6 +16,7 @@ if ($auth !== 'none') {
         $say('authenticate ' . json_encode($request));
         if ($auth === 'throw') throw new RuntimeException('auth exploded');
         if ($auth === 'slow') sleep(3);
+        if (str_starts_with($auth, 'return:')) return eval('return ' . substr($auth, 7) . ';');
         $user = $request['query']['user'] ?? $request['cookies']['user'] ?? null;
         return preg_match('/^[0-9]+$/', (string) $user) ? (int) $user : $user;  // ints too: the hub must treat 7 and "7" alike
     });
@@ -27,6 +28,7 @@ if ($authorize !== 'none') {
         $say("authorize $user $channel");
         if ($authorize === 'throw') throw new LogicException('authorizer exploded');
         if ($authorize === 'slow') sleep(3);
+        if (str_starts_with($authorize, 'return:')) return eval('return ' . substr($authorize, 7) . ';');
         return str_ends_with($channel, "-$user") || str_contains($channel, '-ok');
     });
 }
