@@ -20,8 +20,24 @@ namespace {
 }
 
 namespace PyBroadcast {
-    /** A hub or broker could not be reached, or refused a request. */
-    class Exception extends \RuntimeException {}
+    /**
+     * A hub or broker could not be reached, or refused a request. getCode() says
+     * whether the message may have gone out anyway.
+     */
+    class Exception extends \RuntimeException
+    {
+        /**
+         * Nothing was sent (unreachable, refused, untrusted socket): safe to retry.
+         * @var int
+         */
+        public const NOT_SENT = 1;
+
+        /**
+         * Sent, but not acknowledged in time: it may still be delivered; a retry may deliver it twice.
+         * @var int
+         */
+        public const UNCONFIRMED = 2;
+    }
 
     /** The hub of one node: run it from a long-running CLI script. */
     final class Server

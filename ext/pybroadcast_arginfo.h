@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 39c5fc93d027a0f30764fc447899aba9eae0bef4 */
+ * Stub hash: 6d64e3532f250b0a6e6ef4d7cf3d899ca12f4e6d */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_broadcast, 0, 2, IS_VOID, 0)
 	ZEND_ARG_TYPE_INFO(0, channel, IS_STRING, 0)
@@ -79,6 +79,18 @@ static zend_class_entry *register_class_PyBroadcast_Exception(zend_class_entry *
 
 	INIT_NS_CLASS_ENTRY(ce, "PyBroadcast", "Exception", class_PyBroadcast_Exception_methods);
 	class_entry = zend_register_internal_class_ex(&ce, class_entry_RuntimeException);
+
+	zval const_NOT_SENT_value;
+	ZVAL_LONG(&const_NOT_SENT_value, 1);
+	zend_string *const_NOT_SENT_name = zend_string_init_interned("NOT_SENT", sizeof("NOT_SENT") - 1, 1);
+	zend_declare_class_constant_ex(class_entry, const_NOT_SENT_name, &const_NOT_SENT_value, ZEND_ACC_PUBLIC, NULL);
+	zend_string_release(const_NOT_SENT_name);
+
+	zval const_UNCONFIRMED_value;
+	ZVAL_LONG(&const_UNCONFIRMED_value, 2);
+	zend_string *const_UNCONFIRMED_name = zend_string_init_interned("UNCONFIRMED", sizeof("UNCONFIRMED") - 1, 1);
+	zend_declare_class_constant_ex(class_entry, const_UNCONFIRMED_name, &const_UNCONFIRMED_value, ZEND_ACC_PUBLIC, NULL);
+	zend_string_release(const_UNCONFIRMED_name);
 
 	return class_entry;
 }

@@ -20,8 +20,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs app processes ~4 ms to import
     from typing import Any, Mapping
 
-from . import local, settings as settings_mod, validation, wire
-from .errors import BroadcastError, Unreachable
+from . import local, settings as settings_mod, socket_trust, validation, wire
+from .errors import BroadcastError, Unconfirmed, Unreachable
 from .events import DIRECT, DISCONNECT, MESSAGE, Event
 
 TIMEOUT = 1.0  # seconds: a request never hangs longer than about this
@@ -70,7 +70,7 @@ def _route(settings: settings_mod.Settings) -> Any:
     if settings.driver == "redis":
         key: tuple[str, ...] = ("redis", settings.redis_url, settings.redis_prefix)
     else:
-        key = ("memory", settings.socket_path)
+        key = ("memory", settings.socket_path, str(settings.socket_owner))
     route = _routes.get(key)
     if route is None:
         if settings.driver == "redis":
@@ -78,7 +78,7 @@ def _route(settings: settings_mod.Settings) -> Any:
 
             route = RedisRoute(settings)
         else:
-            route = SocketRoute(settings.socket_path)
+            route = SocketRoute(settings.socket_path, settings.socket_owner)
         _routes[key] = route
     return route
 
@@ -86,8 +86,9 @@ def _route(settings: settings_mod.Settings) -> Any:
 class SocketRoute:
     """Requests to a memory-driver hub over its Unix command socket."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, owner: int | None = None) -> None:
         self.path = path
+        self._owner = owner
         self._sock: socket.socket | None = None
         self._pid = 0
         self._buffer = b""
@@ -104,11 +105,19 @@ class SocketRoute:
         try:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             sock.sendall(payload)
+        except (OSError, TimeoutError) as exc:
+            # The hub closed this stream or is not reading: it did not take the request.
+            self._drop()
+            raise Unreachable(f"pybroadcast hub at unix socket {self.path} did not take the request: {_reason(exc)}") from None
+        try:
             body = self._read_reply(sock, deadline)
             status, *fields = wire.unpack(body)
         except (OSError, TimeoutError, ValueError) as exc:
             self._drop()
-            raise Unreachable(f"pybroadcast hub at unix socket {self.path} did not answer: {_reason(exc)}") from None
+            raise Unconfirmed(
+                f"pybroadcast hub at unix socket {self.path} did not confirm the request: {_reason(exc)};"
+                " it may still be delivered"
+            ) from None
         if status != wire.OK:
             raise BroadcastError(f"pybroadcast hub refused the request: {' '.join(fields)}")
         return fields
@@ -136,12 +145,13 @@ class SocketRoute:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             try:
                 sock.connect(self.path)
+                socket_trust.check_peer(sock, self.path, self._owner)
             except (OSError, TimeoutError) as exc:
                 sock.close()
-                raise Unreachable(
-                    f"pybroadcast hub unreachable at unix socket {self.path}: {_reason(exc)}"
-                    " (is PyBroadcast\\Server::run() running with the same socket setting?)"
-                ) from None
+                raise Unreachable(f"pybroadcast hub unreachable at unix socket {self.path}: {_no_hub(exc)}") from None
+            except BaseException:
+                sock.close()
+                raise
             self._sock, self._pid, self._buffer = sock, os.getpid(), b""
         return sock
 
@@ -156,6 +166,15 @@ def _has_input(sock: socket.socket) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
+
+
+def _no_hub(exc: BaseException) -> str:
+    hint = " (is PyBroadcast\\Server::run() running with the same socket setting?)"
+    if isinstance(exc, FileNotFoundError):
+        return "no hub is running: the socket file does not exist" + hint
+    if isinstance(exc, ConnectionRefusedError):
+        return "no hub is running: the socket file was left by a hub that stopped" + hint
+    return _reason(exc) + hint
 
 
 def _reason(exc: BaseException) -> str:

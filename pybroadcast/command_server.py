@@ -10,7 +10,7 @@ import os
 import socket
 from typing import Any
 
-from . import events, validation, wire
+from . import events, socket_trust, validation, wire
 from .errors import BroadcastError
 from .hub import Hub
 
@@ -19,27 +19,67 @@ log = logging.getLogger("pybroadcast")
 APP_EVENTS = frozenset((events.MESSAGE, events.DIRECT, events.DISCONNECT))
 
 
+WATCH_INTERVAL = 1.0  # seconds between checks that the socket file is still ours
+
+
 class CommandServer:
-    def __init__(self, hub: Hub, path: str, max_message_size: int) -> None:
+    def __init__(self, hub: Hub, path: str, max_message_size: int, is_default_path: bool = False) -> None:
         self._hub = hub
         self._path = path
+        self._is_default = is_default_path
         self._max = max_message_size
         self._server: asyncio.AbstractServer | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket file we bound
+        self._watch: asyncio.Task[None] | None = None
         self._clients: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
 
     async def start(self) -> None:
+        socket_trust.prepare_directory(self._path, self._is_default)
         _remove_stale_socket(self._path)
+        await self._bind()
+        log.info("command socket %s", self._path)
+        self._watch = asyncio.create_task(self._watch_forever(), name="pybroadcast-command-socket-watch")
+
+    async def _bind(self) -> None:
         old_umask = os.umask(0o117)  # the socket is created 0660 (owner and group)
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, self._path
-            )
+            self._server = await asyncio.start_unix_server(self._serve, self._path)
         finally:
             os.umask(old_umask)
         os.chmod(self._path, 0o660)
-        log.info("command socket %s", self._path)
+        self._identity = _identity(self._path)
+
+    async def _watch_forever(self) -> None:
+        """Notice the socket file being deleted (re-create it) or replaced (say so once)."""
+        replaced = False
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                now = _identity(self._path)
+            except FileNotFoundError:
+                now = None
+            if now == self._identity:
+                continue
+            if now is None:
+                log.warning("command socket %s was deleted; created it again", self._path)
+                assert self._server is not None
+                self._server.close()
+                try:
+                    await self._bind()
+                    replaced = False
+                except OSError as exc:
+                    log.error("command socket %s could not be created again: %s", self._path, exc)
+            elif not replaced:
+                replaced = True
+                log.error("command socket %s was replaced by another process: app calls no longer reach this hub",
+                          self._path)
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self._server is not None:
             self._server.close()
             for writer in list(self._clients):
@@ -49,9 +89,14 @@ class CommandServer:
             if self._clients:
                 await asyncio.wait(list(self._clients.values()), timeout=1.0)
             await self._server.wait_closed()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._path)
+            self.unlink()
             self._server = None
+
+    def unlink(self) -> None:
+        """Remove the socket file if it is still ours (never another hub's). Safe from any thread."""
+        with contextlib.suppress(OSError):
+            if self._identity is not None and _identity(self._path) == self._identity:
+                os.unlink(self._path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Reads whatever has arrived and answers every complete request in it:
@@ -100,6 +145,11 @@ class CommandServer:
         if op == wire.MEMBERS and len(args) == 1:
             return await self._hub.members(validation.channel(args[0]))
         raise ValueError(f"unknown request {op!r}")
+
+
+def _identity(path: str) -> tuple[int, int]:
+    info = os.lstat(path)
+    return info.st_dev, info.st_ino
 
 
 def _remove_stale_socket(path: str) -> None:

@@ -29,7 +29,7 @@ def _redis(settings: Settings) -> tuple[Broker, Presence]:
         socket_connect_timeout=redis_keys.CONNECT_TIMEOUT,
         socket_timeout=redis_keys.COMMAND_TIMEOUT * 2,
         health_check_interval=10,
-        retry=Retry(NoBackoff(), redis_keys.RETRIES),
+        retry=redis_keys.retry_policy(Retry, NoBackoff()),
     )
     keys = redis_keys.KeySpace(settings.redis_prefix)
     broker = RedisBroker(client, keys, settings.redis_url)

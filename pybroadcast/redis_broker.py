@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from . import event_codec, redis_keys
 from .broker import Broker, EventSink
-from .errors import Unreachable
+from .errors import Unconfirmed
 from .events import Event
 from .redis_keys import KeySpace, redact
 
@@ -94,7 +94,8 @@ class RedisBroker(Broker):
         try:
             await asyncio.wait_for(asyncio.shield(done), PUBLISH_TIMEOUT)
         except TimeoutError:
-            raise Unreachable(f"redis at {self._url} did not answer within {PUBLISH_TIMEOUT:.0f} s") from None
+            raise Unconfirmed(f"redis at {self._url} did not confirm the publish within {PUBLISH_TIMEOUT:.0f} s;"
+                              " it may still be delivered") from None
 
     async def close(self) -> None:
         for task in (self._reader, self._writer):

@@ -15,6 +15,7 @@ Every transition runs in one Lua script, so it is atomic across nodes.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import BroadcastError, Unreachable
@@ -151,3 +152,16 @@ def redact(url: str) -> str:
 CONNECT_TIMEOUT = 0.5
 COMMAND_TIMEOUT = 1.0
 RETRIES = 1
+
+
+def retry_policy(retry_class: Any, backoff: Any) -> Any:
+    """Retry on a broken connection only: a command that timed out may have run,
+    and sending it again would publish it twice."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return retry_class(backoff, RETRIES, supported_errors=(RedisConnectionError,))
+
+
+def is_connect_timeout(exc: BaseException) -> bool:
+    """redis-py raises the same TimeoutError for connecting and for awaiting a reply."""
+    return str(exc).startswith("Timeout connecting")

@@ -10,10 +10,11 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from . import event_codec, redis_keys
+from .errors import Unconfirmed
 from .events import Event
 from .settings import Settings
 
@@ -26,7 +27,7 @@ class RedisRoute:
             settings.redis_url,
             socket_connect_timeout=redis_keys.CONNECT_TIMEOUT,
             socket_timeout=redis_keys.COMMAND_TIMEOUT,
-            retry=Retry(NoBackoff(), redis_keys.RETRIES),
+            retry=redis_keys.retry_policy(Retry, NoBackoff()),
         )
         self._members = self._redis.register_script(redis_keys.MEMBERS)
 
@@ -40,6 +41,10 @@ class RedisRoute:
     def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except RedisTimeoutError as exc:
+            if redis_keys.is_connect_timeout(exc):
+                raise redis_keys.unreachable(self._url, exc) from None
+            raise Unconfirmed(f"redis at {self._url} did not confirm the publish: {exc}; it may still be delivered") from None
         except (RedisError, OSError) as exc:
             raise redis_keys.unreachable(self._url, exc) from None
         except (TypeError, ValueError) as exc:

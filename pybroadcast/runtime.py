@@ -23,7 +23,7 @@ from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
 from .command_server import CommandServer
 from .endpoint import Endpoint
-from .errors import BroadcastError, Unreachable
+from .errors import BroadcastError, Unconfirmed, Unreachable
 from .events import Event
 from .hub import Hub
 from .peer import Outbox
@@ -125,7 +125,8 @@ class Runtime:
             return future.result(CALL_TIMEOUT)
         except TimeoutError:
             future.cancel()
-            raise Unreachable(f"the hub in this process did not answer within {CALL_TIMEOUT:.0f} s") from None
+            raise Unconfirmed(f"the hub in this process did not confirm within {CALL_TIMEOUT:.0f} s;"
+                              " it may still be delivered") from None
 
     # --- hub thread -------------------------------------------------------
 
@@ -155,7 +156,8 @@ class Runtime:
         if not authenticator.configured:
             log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
         endpoint = Endpoint(settings, hub, authenticator, outbox)
-        command = CommandServer(hub, settings.socket_path, settings.max_message_size) if settings.driver == "memory" else None
+        command = (CommandServer(hub, settings.socket_path, settings.max_message_size, not settings.socket)
+                   if settings.driver == "memory" else None)
         host, port = settings.listen
         try:
             if command is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from . import socket_trust
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
@@ -63,6 +65,12 @@ def _origins(name: str, value: Any) -> tuple[str, ...]:
     return tuple(_text(name, value).split())
 
 
+def _owner(name: str, value: Any) -> int | None:
+    from .socket_trust import owner_uid
+
+    return owner_uid(_text(name, value))
+
+
 def _redis_url(name: str, value: Any) -> str:
     text = _text(name, value)
     if not text.startswith(("redis://", "rediss://", "unix://")):
@@ -84,6 +92,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("redis_url", "PYBROADCAST_REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url),
     Option("redis_prefix", "PYBROADCAST_REDIS_PREFIX", "pybroadcast", _text),
     Option("socket", "PYBROADCAST_SOCKET", "", _text),
+    Option("socket_owner", "PYBROADCAST_SOCKET_OWNER", "", _owner),
     Option("auth_url", "PYBROADCAST_AUTH_URL", "", _text),
     Option("max_message_size", None, "65536", _positive(int)),
     Option("presence_ttl", None, "30", _positive(float)),
@@ -104,6 +113,7 @@ class Settings:
     redis_url: str
     redis_prefix: str
     socket: str
+    socket_owner: int | None  # uid
     auth_url: str
     max_message_size: int
     presence_ttl: float
@@ -116,10 +126,7 @@ class Settings:
 
     @property
     def socket_path(self) -> str:
-        if self.socket:
-            return self.socket
-        temp = os.environ.get("TMPDIR") or os.environ.get("TEMP") or os.environ.get("TMP") or "/tmp"
-        return os.path.join(temp, "pybroadcast.sock")
+        return self.socket or socket_trust.default_path()
 
 
 def _key(name: Any) -> str:

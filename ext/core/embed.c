@@ -23,7 +23,7 @@ static PyObject *broadcast_error_class;
 
 /* The pybroadcast.* ini settings handed to the Python side (see settings.py). */
 static const char *const setting_names[] = {
-    "listen", "allowed_origins", "driver", "redis_url", "redis_prefix", "socket", "auth_url",
+    "listen", "allowed_origins", "driver", "redis_url", "redis_prefix", "socket", "socket_owner", "auth_url",
     "max_message_size", "presence_ttl", "callback_timeout", "ping_interval", NULL
 };
 
@@ -218,7 +218,12 @@ void pyb_throw_python_error(void)
     } else if (PyErr_GivenExceptionMatches(type, PyExc_TypeError)) {
         zend_type_error("%s", message);
     } else if (is_broadcast_error(type)) {
-        zend_throw_exception(pyb_exception_ce, message, 0);
+        /* code: NOT_SENT or UNCONFIRMED (pybroadcast/errors.py), the constants of PyBroadcast\Exception */
+        PyObject *code = value ? PyObject_GetAttrString(value, "code") : NULL;
+        zend_long number = code && PyLong_Check(code) ? (zend_long) PyLong_AsLong(code) : 0;
+        Py_XDECREF(code);
+        PyErr_Clear();
+        zend_throw_exception(pyb_exception_ce, message, number);
     } else {
         /* Unexpected: keep the traceback in the log, give PHP one line. */
         zend_throw_exception_ex(pyb_exception_ce, 0, "pybroadcast internal error: %s: %s",
