@@ -11,4 +11,4 @@ PYBROADCAST_SOCKET=/tmp/from-env.sock
 try { broadcast('news', 'x'); } catch (PyBroadcast\Exception $e) { echo $e->getMessage(), "\n"; }
 ?>
 --EXPECT--
-pybroadcast hub unreachable at unix socket /tmp/from-env.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
+pybroadcast hub unreachable at unix socket /tmp/from-env.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)

@@ -27,7 +27,7 @@ string(0) ""
 bool(true)
 bool(true)
 message is 11 bytes, over max_message_size (10)
-pybroadcast hub unreachable at unix socket /tmp/from-ini.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
-pybroadcast hub unreachable at unix socket /tmp/changed-at-runtime.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
+pybroadcast hub unreachable at unix socket /tmp/from-ini.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
+pybroadcast hub unreachable at unix socket /tmp/changed-at-runtime.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
 env won
 option 'max_message_size' must be a positive number, got 'lots'

@@ -26,8 +26,8 @@ foreach ($calls as $call) {
 }
 ?>
 --EXPECT--
-PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
-PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
-PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
-PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
-PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: No such file or directory (is PyBroadcast\Server::run() running with the same socket setting?)
+PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
+PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
+PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
+PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
+PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
