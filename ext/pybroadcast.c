@@ -28,6 +28,8 @@ PHP_INI_BEGIN()
     PHP_INI_ENTRY("pybroadcast.presence_ttl", "", PHP_INI_ALL, NULL)
     PHP_INI_ENTRY("pybroadcast.callback_timeout", "", PHP_INI_ALL, NULL)
     PHP_INI_ENTRY("pybroadcast.ping_interval", "", PHP_INI_ALL, NULL)
+    PHP_INI_ENTRY("pybroadcast.max_channels", "", PHP_INI_ALL, NULL)
+    PHP_INI_ENTRY("pybroadcast.max_frame_rate", "", PHP_INI_ALL, NULL)
 PHP_INI_END()
 
 /* --- the core, loaded on first use ------------------------------------------ */

@@ -24,7 +24,9 @@ def request_info(path: str, headers: list[tuple[str, str]], remote_addr: str) ->
     merged: dict[str, str] = {}
     for name, value in headers:
         name = name.lower()
-        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+        if name in merged:  # repeated header: Cookie joins with "; " (RFC 6265), the rest with ", "
+            value = f"{merged[name]}{'; ' if name == 'cookie' else ', '}{value}"
+        merged[name] = value
     cookies: dict[str, str] = {}
     for part in merged.get("cookie", "").split(";"):
         name, sep, value = part.strip().partition("=")

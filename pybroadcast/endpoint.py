@@ -40,8 +40,9 @@ class Endpoint:
             return connection.respond(http.HTTPStatus.OK, "ok\n")
         if path != WS_PATH:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Not found; the WebSocket endpoint is /ws\n")
-        origin = request.headers.get("Origin")
-        if not self._any_origin and origin not in self._origins:
+        origins = request.headers.get_all("Origin")
+        origin = origins[0] if len(origins) == 1 else None  # two Origin headers: no one origin to trust
+        if len(origins) > 1 or (not self._any_origin and origin not in self._origins):
             log.info("rejected origin %r from %s", origin, _address(connection))
             return connection.respond(http.HTTPStatus.FORBIDDEN, "Origin not allowed\n")
         info = request_info(request.path, list(request.headers.raw_items()), _address(connection))

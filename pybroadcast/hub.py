@@ -22,7 +22,8 @@ CLOSE_DISCONNECTED = 4001
 
 
 class Hub:
-    def __init__(self, broker: Broker, presence: Presence, bridge: CallbackBridge) -> None:
+    def __init__(self, broker: Broker, presence: Presence, bridge: CallbackBridge, max_channels: int = 128) -> None:
+        self.max_channels = max_channels  # per connection
         self.broker = broker
         self.presence = presence
         self.bridge = bridge
@@ -57,6 +58,10 @@ class Hub:
     async def subscribe(self, peer: Peer, channel: str) -> None:
         if channel in peer.channels:
             peer.send(protocol.subscribed(channel))
+            return
+        if len(peer.channels) >= self.max_channels:
+            peer.send(protocol.error("too_many_channels",
+                                     f"a connection may be in at most {self.max_channels} channels", channel))
             return
         if validation.needs_authorization(channel) and not await self._authorized(peer, channel):
             if not peer.closed:

@@ -1,4 +1,4 @@
-"""The WebSocket wire protocol: client actions in, server events out (SPEC.md)."""
+"""The WebSocket wire protocol: client actions in, server events out (README: Wire protocol)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def parse(frame: str | bytes) -> Action:
         raise ProtocolError("bad_frame", "binary frames are not supported; send JSON text")
     try:
         body = json.loads(frame)
-    except ValueError:
-        raise ProtocolError("bad_json", "frame is not valid JSON") from None
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+        raise ProtocolError("bad_json", "frame is not valid JSON (or nested too deep)") from None
     if not isinstance(body, dict):
         raise ProtocolError("bad_frame", "frame must be a JSON object")
     action = body.get("action")
@@ -47,7 +47,9 @@ def parse(frame: str | bytes) -> Action:
 
 def frame(event: dict[str, Any]) -> bytes:
     """A complete, unmasked server text frame, encoded once and written to many clients."""
-    payload = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    # "replace": a lone surrogate from a client's JSON ("\ud800") cannot be UTF-8;
+    # echoing it must not fail the connection (it closed with 1011).
+    payload = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 

@@ -22,6 +22,7 @@ from . import drivers, local, log as logsetup, settings as settings_mod
 from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
 from .command_server import CommandServer
+from .connection import HubConnection
 from .endpoint import Endpoint
 from .errors import BroadcastError, Unconfirmed, Unreachable
 from .events import Event
@@ -150,7 +151,7 @@ class Runtime:
         self.bridge.bind(loop)
         broker, presence = drivers.create(settings)
         outbox = Outbox(loop, max(1 << 20, 4 * settings.max_message_size))
-        hub = Hub(broker, presence, self.bridge)
+        hub = Hub(broker, presence, self.bridge, settings.max_channels)
         await hub.start()
         authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
         if not authenticator.configured:
@@ -165,6 +166,7 @@ class Runtime:
             server = await serve(
                 endpoint.handle, host or None, port,
                 process_request=endpoint.process_request,
+                create_connection=HubConnection.configured(settings.max_frame_rate),
                 compression=None,  # per-message deflate costs ~50 KiB per idle connection
                 max_size=settings.max_message_size,
                 ping_interval=settings.ping_interval,

@@ -98,6 +98,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("presence_ttl", None, "30", _positive(float)),
     Option("callback_timeout", None, "5", _positive(float)),
     Option("ping_interval", None, "20", _positive(float)),
+    Option("max_channels", None, "128", _positive(int)),
+    Option("max_frame_rate", None, "100", _positive(float)),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -119,6 +121,8 @@ class Settings:
     presence_ttl: float
     callback_timeout: float
     ping_interval: float
+    max_channels: int  # per connection
+    max_frame_rate: float  # inbound frames per second per connection
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():

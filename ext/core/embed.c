@@ -24,7 +24,7 @@ static PyObject *broadcast_error_class;
 /* The pybroadcast.* ini settings handed to the Python side (see settings.py). */
 static const char *const setting_names[] = {
     "listen", "allowed_origins", "driver", "redis_url", "redis_prefix", "socket", "socket_owner", "auth_url",
-    "max_message_size", "presence_ttl", "callback_timeout", "ping_interval", NULL
+    "max_message_size", "presence_ttl", "callback_timeout", "ping_interval", "max_channels", "max_frame_rate", NULL
 };
 
 bool pyb_python_started(void) { return started; }
