@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from . import php_values
-from .callbacks import CallbackBridge, CallbackError
+from .callbacks import CallbackAbandoned, CallbackBridge, CallbackError
 
 log = logging.getLogger("pybroadcast")
 
@@ -60,6 +60,8 @@ class Authenticator:
             if self._auth_url:
                 value = await asyncio.to_thread(self._ask_auth_url, request["headers"])
                 return php_values.user_id(php_values.json_type(value), value, "auth_url")
+        except CallbackAbandoned:
+            raise  # PHP is exiting: the endpoint answers 503
         except CallbackError:
             pass  # already logged by the bridge
         return None

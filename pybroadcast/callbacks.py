@@ -27,6 +27,10 @@ class CallbackError(Exception):
     """The PHP callable threw, or did not answer in time."""
 
 
+class CallbackAbandoned(CallbackError):
+    """PHP is exiting (exit() in a callback, a fatal error): no callback will run again."""
+
+
 class PendingCall:
     __slots__ = ("name", "args", "future")
 
@@ -81,12 +85,21 @@ class CallbackBridge:
             await asyncio.wait(list(self._outstanding))
 
     def abandon(self) -> None:
-        """PHP is going away: refuse new calls; queued ones fail (safe from any thread)."""
+        """PHP is going away: refuse new calls; every call not yet answered fails now,
+        the one PHP was running included (safe from any thread)."""
         self.names = frozenset()
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            for call in list(self._queue):
-                loop.call_soon_threadsafe(self._settle, call, False, "not run: PHP is exiting")
+            try:
+                loop.call_soon_threadsafe(self._fail_outstanding)
+            except RuntimeError:
+                pass  # the loop closed meanwhile
+
+    def _fail_outstanding(self) -> None:
+        self._queue.clear()
+        for future in list(self._outstanding):
+            if not future.done():
+                future.set_exception(CallbackAbandoned("not answered: PHP is exiting"))
 
     def wake(self) -> None:
         try:

@@ -14,6 +14,7 @@ from websockets.http11 import Request, Response
 
 from . import protocol
 from .auth import Authenticator, request_info
+from .callbacks import CallbackAbandoned
 from .hub import Hub
 from .peer import Outbox, Peer
 from .settings import Settings
@@ -46,7 +47,10 @@ class Endpoint:
             log.info("rejected origin %r from %s", origin, _address(connection))
             return connection.respond(http.HTTPStatus.FORBIDDEN, "Origin not allowed\n")
         info = request_info(request.path, list(request.headers.raw_items()), _address(connection))
-        user = await self._auth.authenticate(info)
+        try:
+            user = await self._auth.authenticate(info)
+        except CallbackAbandoned:
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Server is shutting down\n")
         if user is None:
             log.info("rejected unauthenticated connection from %s", info["remote_addr"])
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "Not authenticated\n")

@@ -51,6 +51,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._hub: Hub | None = None
+        self._command: CommandServer | None = None
 
     @property
     def wake_fd(self) -> int:
@@ -100,6 +101,8 @@ class Runtime:
             thread.join(timeout)
             if thread.is_alive():
                 log.error("hub thread did not stop within %.0f s", timeout)
+                if self._command is not None:
+                    self._command.unlink()  # app calls then name a dead hub, not a wedged one
                 return False
         self.bridge.close()
         if self._error is not None:
@@ -146,6 +149,7 @@ class Runtime:
     async def _main(self) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(logsetup.LoopErrorLog())
         self._loop = loop
         self._stopping = asyncio.Event()
         self.bridge.bind(loop)
@@ -157,8 +161,8 @@ class Runtime:
         if not authenticator.configured:
             log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
         endpoint = Endpoint(settings, hub, authenticator, outbox)
-        command = (CommandServer(hub, settings.socket_path, settings.max_message_size, not settings.socket)
-                   if settings.driver == "memory" else None)
+        command = self._command = (CommandServer(hub, settings.socket_path, settings.max_message_size, not settings.socket)
+                                   if settings.driver == "memory" else None)
         host, port = settings.listen
         try:
             if command is not None:
