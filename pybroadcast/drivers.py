@@ -34,5 +34,6 @@ def _redis(settings: Settings) -> tuple[Broker, Presence]:
     keys = redis_keys.KeySpace(settings.redis_prefix)
     broker = RedisBroker(client, keys, settings.redis_url)
     presence = RedisPresence(client, keys, settings.redis_url, settings.presence_ttl)
-    broker.on_reconnect = presence.resync
+    broker.on_reconnect = presence.after_reconnect
+    presence.wait_listening = broker.wait_listening
     return broker, presence

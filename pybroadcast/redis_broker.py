@@ -27,7 +27,7 @@ log = logging.getLogger("pybroadcast")
 
 SUBSCRIBE_BATCH = 500
 PUBLISH_TIMEOUT = 1.0
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 1.0  # seconds between reconnect attempts, at most
 
 
 class RedisBroker(Broker):
@@ -43,6 +43,7 @@ class RedisBroker(Broker):
         self._queue: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._queued = asyncio.Event()
         self._connected = asyncio.Event()
+        self._listening = asyncio.Event()  # subscribed to every topic (cleared while away)
         self._confirming: dict[bytes, asyncio.Future[None]] = {}  # topic -> waiting for "subscribe"
         self._background: set[asyncio.Task[Any]] = set()
         self._down = False
@@ -96,6 +97,10 @@ class RedisBroker(Broker):
         except TimeoutError:
             raise Unconfirmed(f"redis at {self._url} did not confirm the publish within {PUBLISH_TIMEOUT:.0f} s;"
                               " it may still be delivered") from None
+
+    async def wait_listening(self) -> None:
+        """Returns once this node is subscribed to every topic it needs (at once when it is)."""
+        await self._listening.wait()
 
     async def close(self) -> None:
         for task in (self._reader, self._writer):
@@ -173,6 +178,7 @@ class RedisBroker(Broker):
             done.update(missing)
         self._pubsub = pubsub
         self._connected.set()
+        self._listening.set()
         if self._down:
             self._down = False
             log.warning("reconnected to redis at %s; resubscribed %d channels", self._url, len(done))
@@ -182,6 +188,7 @@ class RedisBroker(Broker):
                 task.add_done_callback(self._background.discard)
 
     async def _drop_pubsub(self) -> None:
+        self._listening.clear()
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             try:

@@ -9,8 +9,12 @@ With prefix ``P`` (setting ``redis_prefix``):
   by expiry (ms, Redis clock). Nodes refresh their own entries; a dead node's expire.
 * ``P:presence:<channel>:users`` — hash user -> number of live connections.
 * ``P:presence:channels`` — set of channels that have presence entries.
+* ``P:presence:epoch`` — a random token set once; when it changes, Redis lost its data.
 
-Every transition runs in one Lua script, so it is atomic across nodes.
+Every transition runs in one Lua script, so it is atomic across nodes. Scripts
+that write start with a ``#!lua`` shebang (Redis 7 or later): Redis then refuses
+them whole when it is out of memory, where a legacy script would run, or stop
+halfway; the read-only script is flagged ``no-writes``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from .events import USER_KINDS, Event
 
 SEPARATOR = "\n"  # user ids are printable, so a newline cannot occur inside one
 
+_WRITES = "#!lua\n"
+_READS = "#!lua flags=no-writes\n"
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
 # KEYS: conns, users, channels. ARGV: member, user, lifetime ms, channel. Returns 1 on a join transition.
-JOIN = _NOW + """
+JOIN = _WRITES + _NOW + """
 if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) == 0 then return 0 end
 redis.call('SADD', KEYS[3], ARGV[4])
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then return 1 end
@@ -52,7 +58,7 @@ end
 """
 
 # KEYS: conns, users, channels. ARGV: member, user, channel. Returns 1 on a leave transition.
-LEAVE = _DROP + """
+LEAVE = _WRITES + _DROP + """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 local left = drop(ARGV[2]) and 1 or 0
 tidy(ARGV[3])
@@ -60,7 +66,7 @@ return left
 """
 
 # KEYS: conns. ARGV: lifetime ms, members... Extends live entries; returns the members that were missing.
-REFRESH = _NOW + """
+REFRESH = _WRITES + _NOW + """
 local missing = {}
 for i = 2, #ARGV do
   if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i]) == 0
@@ -72,7 +78,7 @@ return missing
 """
 
 # KEYS: conns, users, channels. ARGV: channel. Removes expired entries; returns the users who left.
-PRUNE = _NOW + _DROP + """
+PRUNE = _WRITES + _NOW + _DROP + """
 local left = {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   redis.call('ZREM', KEYS[1], member)
@@ -84,7 +90,7 @@ return left
 """
 
 # KEYS: conns. Returns the users with at least one live connection, each once (reads only).
-MEMBERS = _NOW + """
+MEMBERS = _READS + _NOW + """
 local seen, users = {}, {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
   local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
@@ -96,12 +102,19 @@ end
 return users
 """
 
+# KEYS: epoch. ARGV: a new random token. Sets it if missing; returns the current one.
+EPOCH = _WRITES + """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+"""
+
 
 class KeySpace:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.users_topic = f"{prefix}:users"
         self.channels = f"{prefix}:presence:channels"
+        self.epoch = f"{prefix}:presence:epoch"
         self._topic = f"{prefix}:ch:"
 
     def topic(self, channel: str) -> str:

@@ -5,21 +5,42 @@ Each node owns the entries of its own connections and refreshes them every
 refresh, so a node that dies (kill -9) has its entries expire and pruned by a
 surviving node within ``presence_ttl``, and that node reports the leaves once.
 
-While Redis is unreachable, joins and leaves are remembered and replayed (with
-their transitions reported) once it is back; then every entry this node owns
-is written again, silently, in case Redis lost its data. Pruning waits one
-``presence_ttl`` after start-up and after an outage, so that nodes coming back
-have rewritten their entries before anyone prunes them.
+Faults are handled by reconciling state, not by replaying a log. A node keeps
+two maps of (channel, connection) -> user: ``_mine``, the connections it holds
+now, and ``_confirmed``, the entries Redis has acknowledged. While Redis is
+unreachable or refuses writes (``maxmemory`` with ``noeviction``, a read-only
+replica) the node is *degraded*: joins and leaves only change ``_mine`` and
+report no transition. To recover (:meth:`resync`), once its broker listens again:
+
+1. Redis kept its data (the epoch key is unchanged): confirmed entries that
+   have gone missing were pruned by another node, which reported their leave,
+   so they stop being confirmed.
+2. Redis lost its data (the epoch key changed): the confirmed entries are
+   written back *silently* (their joins were reported before), then the node
+   waits ``RESTORE_GRACE`` so every live node has restored before anyone
+   decides who left.
+3. Reconcile: join what is in ``_mine`` but not confirmed, leave what is
+   confirmed but no longer in ``_mine``, reporting each transition the scripts
+   find. An error stops it with nothing lost; the next attempt goes on.
+
+So ``onJoin``/``onLeave`` stay balanced per user and channel, and a user whose
+node cannot write is never pruned while it cannot: write scripts carry a
+``#!lua`` shebang, which makes Redis refuse them whole under OOM (a legacy
+script ran its writes, or failed halfway), so the pruning nodes are degraded
+too, and every node waits one ``presence_ttl`` after recovering before pruning.
+Limit: a node that dies *while* Redis loses its data leaves its users'
+``onJoin`` without an ``onLeave`` (two faults at once; nothing is left to prune).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, Awaitable, Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from . import redis_keys
 from .events import JOIN, LEAVE
@@ -29,6 +50,9 @@ from .redis_keys import KeySpace, member, redact
 log = logging.getLogger("pybroadcast")
 
 REFRESH_BATCH = 1000
+RESTORE_GRACE_MAX = 5.0  # seconds; every live node retries Redis at least once a second
+
+Entries = dict[str, dict[str, str]]  # channel -> connection -> user
 
 
 class RedisPresence(Presence):
@@ -43,51 +67,56 @@ class RedisPresence(Presence):
         self._refresh = client.register_script(redis_keys.REFRESH)
         self._prune = client.register_script(redis_keys.PRUNE)
         self._members = client.register_script(redis_keys.MEMBERS)
-        self._mine: dict[str, dict[str, str]] = {}  # channel -> connection -> user
-        self._pending: list[tuple[str, str, str, str]] = []  # (kind, channel, user, connection) not yet in Redis
+        self._epoch_script = client.register_script(redis_keys.EPOCH)
+        self._mine: Entries = {}
+        self._confirmed: Entries = {}
+        self._epoch: bytes | None = None  # identifies Redis's data set; changes when it is lost
         self._on_change: ChangeCallback | None = None
+        self.wait_listening: Callable[[], Awaitable[None]] | None = None  # the broker's: set by the driver
         self._tasks: list[asyncio.Task[None]] = []
-        self._down = False
+        self._down: str | None = None  # why the node is degraded ("unreachable" / "refused"), or None
         self._prune_after = 0.0
         self._resync_lock = asyncio.Lock()
-        self._resynced_at = float("-inf")
 
     async def start(self, on_change: ChangeCallback) -> None:
         self._on_change = on_change
         loop = asyncio.get_running_loop()
         self._prune_after = loop.time() + self._ttl
+        try:
+            self._epoch = await self._epoch_script(keys=[self._keys.epoch], args=[os.urandom(8).hex()])
+        except (RedisError, OSError) as exc:
+            self._degrade(exc)
         self._tasks = [asyncio.create_task(self._refresh_forever(), name="pybroadcast-presence-refresh"),
                        asyncio.create_task(self._prune_forever(), name="pybroadcast-presence-prune")]
+
+    # The hub never runs join() and leave() of one connection concurrently.
 
     async def join(self, channel: str, user: str, connection: str) -> bool:
         self._mine.setdefault(channel, {})[connection] = user
         if self._down:
-            self._pending.append((JOIN, channel, user, connection))
-            return False
+            return False  # reconciled (and reported) once Redis takes writes again
         try:
-            return bool(await self._join(keys=self._keys.presence_keys(channel),
-                                         args=[member(user, connection), user, self._lifetime_ms, channel]))
+            joined = await self._join(keys=self._keys.presence_keys(channel),
+                                      args=[member(user, connection), user, self._lifetime_ms, channel])
         except (RedisError, OSError) as exc:
-            self._outage(exc)
-            self._pending.append((JOIN, channel, user, connection))
+            self._degrade(exc)
             return False
+        self._confirmed.setdefault(channel, {})[connection] = user
+        return bool(joined)
 
     async def leave(self, channel: str, user: str, connection: str) -> bool:
-        mine = self._mine.get(channel)
-        if mine is not None:
-            mine.pop(connection, None)
-            if not mine:
-                del self._mine[channel]
-        if self._down:
-            self._pending.append((LEAVE, channel, user, connection))
-            return False
+        if _get(self._mine, channel, connection) == user:
+            _remove(self._mine, channel, connection)
+        if self._down or _get(self._confirmed, channel, connection) != user:
+            return False  # not in Redis (never was, or reconciled later)
         try:
-            return bool(await self._leave(keys=self._keys.presence_keys(channel),
-                                          args=[member(user, connection), user, channel]))
+            left = await self._leave(keys=self._keys.presence_keys(channel),
+                                     args=[member(user, connection), user, channel])
         except (RedisError, OSError) as exc:
-            self._outage(exc)
-            self._pending.append((LEAVE, channel, user, connection))
+            self._degrade(exc)
             return False
+        _remove(self._confirmed, channel, connection)
+        return bool(left)
 
     async def members(self, channel: str) -> list[str]:
         try:
@@ -106,42 +135,101 @@ class RedisPresence(Presence):
                 pass
         self._tasks = []
 
-    # --- outage and recovery ---------------------------------------------------
+    # --- faults and recovery -----------------------------------------------------
 
-    def _outage(self, exc: BaseException) -> None:
-        if not self._down:
-            self._down = True
-            log.error("presence: redis at %s unreachable (%s); joins and leaves will be replayed", self._url, exc)
+    def _degrade(self, exc: BaseException) -> None:
+        why = "refused" if isinstance(exc, ResponseError) else "unreachable"
+        if self._down != why:
+            if why == "refused":
+                log.error("presence: redis at %s refused a write (%s: %s); joins and leaves wait, retrying",
+                          self._url, type(exc).__name__, exc)
+            else:
+                log.error("presence: redis at %s unreachable (%s); joins and leaves wait, retrying", self._url, exc)
+        self._down = why
+
+    async def after_reconnect(self) -> None:
+        """The broker lost Redis and found it again: its data may be gone; check."""
+        self._down = self._down or "unreachable"
+        await self.resync()
 
     async def resync(self) -> None:
-        """Replay what happened during an outage, then rewrite this node's entries.
+        """Recover from a fault (see the module's docstring); a no-op when all is well.
 
         Both the refresh loop and the broker's reconnect ask for it; one run serves both.
         """
-        loop = asyncio.get_running_loop()
         async with self._resync_lock:
-            if not self._down and not self._pending and loop.time() - self._resynced_at < 1.0:
+            if not self._down:
                 return
-            await self._resync()
-            self._resynced_at = loop.time()
+            try:
+                await self._resync()
+            except (RedisError, OSError) as exc:
+                self._degrade(exc)
 
     async def _resync(self) -> None:
-        pending, self._pending = self._pending, []
-        self._down = False
-        for kind, channel, user, connection in pending:
-            script = self._join if kind == JOIN else self._leave
-            args = ([member(user, connection), user, self._lifetime_ms, channel] if kind == JOIN
-                    else [member(user, connection), user, channel])
-            if await script(keys=self._keys.presence_keys(channel), args=args) and self._on_change:
-                await self._on_change(kind, channel, user)
-        rewritten = 0
-        for channel, connections in list(self._mine.items()):
+        if self.wait_listening is not None:
+            await self.wait_listening()  # so members on this node hear the transitions
+        epoch = await self._epoch_script(keys=[self._keys.epoch], args=[os.urandom(8).hex()])
+        lost = self._epoch is not None and epoch != self._epoch
+        self._epoch = epoch
+        if lost:
+            restored = await self._restore()
+            grace = min(self._ttl / 2, RESTORE_GRACE_MAX)
+            log.warning("presence: redis lost its data; wrote back %d entries, replaying in %.1f s", restored, grace)
+            await asyncio.sleep(grace)
+        else:
+            await self._forget_pruned()
+        changes = await self._reconcile()
+        self._down = None
+        self._prune_after = asyncio.get_running_loop().time() + self._ttl
+        log.warning("presence resynchronised with redis: %d replayed", changes)
+
+    async def _restore(self) -> int:
+        """Write back every confirmed entry, reporting nothing: their joins were reported."""
+        count = 0
+        for channel, connections in list(self._confirmed.items()):
             for connection, user in list(connections.items()):
                 await self._join(keys=self._keys.presence_keys(channel),
                                  args=[member(user, connection), user, self._lifetime_ms, channel])
-                rewritten += 1
-        self._prune_after = asyncio.get_running_loop().time() + self._ttl
-        log.warning("presence resynchronised with redis: %d replayed, %d entries rewritten", len(pending), rewritten)
+                count += 1
+        return count
+
+    async def _forget_pruned(self) -> None:
+        """Confirmed entries missing from Redis were pruned (their leave reported): unconfirm them."""
+        for channel in list(self._confirmed):
+            for user, connection in await self._refresh_channel(channel):
+                if _get(self._confirmed, channel, connection) == user:
+                    _remove(self._confirmed, channel, connection)
+
+    async def _reconcile(self) -> int:
+        """Bring Redis from ``_confirmed`` to ``_mine``, joins first, reporting every transition."""
+        changes = 0
+        while True:
+            joins = _difference(self._mine, self._confirmed)
+            leaves = _difference(self._confirmed, self._mine)
+            if not joins and not leaves:
+                return changes  # no await since the check: nothing new can be missed
+            for channel, connection, user in joins:
+                if _get(self._mine, channel, connection) != user:
+                    continue  # left meanwhile
+                joined = await self._join(keys=self._keys.presence_keys(channel),
+                                          args=[member(user, connection), user, self._lifetime_ms, channel])
+                self._confirmed.setdefault(channel, {})[connection] = user
+                changes += 1
+                if joined:
+                    await self._report(JOIN, channel, user)
+            for channel, connection, user in leaves:
+                if _get(self._mine, channel, connection) == user:
+                    continue  # back meanwhile
+                left = await self._leave(keys=self._keys.presence_keys(channel),
+                                         args=[member(user, connection), user, channel])
+                _remove(self._confirmed, channel, connection)
+                changes += 1
+                if left:
+                    await self._report(LEAVE, channel, user)
+
+    async def _report(self, kind: str, channel: str, user: str) -> None:
+        if self._on_change is not None:
+            await self._on_change(kind, channel, user)
 
     # --- background tasks --------------------------------------------------------
 
@@ -156,17 +244,26 @@ class RedisPresence(Presence):
         await self._every(lambda: min(1.0, self._ttl / 4) if self._down else self._ttl / 4, refresh, "refresh")
 
     async def _refresh_mine(self) -> None:
-        for channel, connections in list(self._mine.items()):
-            items = list(connections.items())
-            for i in range(0, len(items), REFRESH_BATCH):
-                chunk = items[i:i + REFRESH_BATCH]
-                missing = await self._refresh(keys=[self._keys.conns(channel)],
-                                              args=[self._lifetime_ms, *(member(u, c) for c, u in chunk)])
-                for raw in missing:  # lost (Redis restarted without data): write it again
-                    user, _, connection = (raw.decode() if isinstance(raw, bytes) else raw).partition("\n")
-                    if connections.get(connection) == user:
-                        await self._join(keys=self._keys.presence_keys(channel),
-                                         args=[raw, user, self._lifetime_ms, channel])
+        for channel in list(self._confirmed):
+            if await self._refresh_channel(channel):
+                # Lost (Redis restarted empty) or pruned (this node could not refresh
+                # in time): the epoch tells which, and resync handles both.
+                self._down = self._down or "missing"
+                log.warning("presence: entries of this node are missing from redis; resynchronising")
+                await self.resync()
+                return
+
+    async def _refresh_channel(self, channel: str) -> list[tuple[str, str]]:
+        """Extend this node's confirmed entries in `channel`; (user, connection) of those missing."""
+        missing: list[tuple[str, str]] = []
+        items = list(self._confirmed.get(channel, {}).items())
+        for i in range(0, len(items), REFRESH_BATCH):
+            chunk = items[i:i + REFRESH_BATCH]
+            for raw in await self._refresh(keys=[self._keys.conns(channel)],
+                                           args=[self._lifetime_ms, *(member(u, c) for c, u in chunk)]):
+                user, _, connection = (raw.decode() if isinstance(raw, bytes) else raw).partition("\n")
+                missing.append((user, connection))
+        return missing
 
     async def _prune_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -178,13 +275,13 @@ class RedisPresence(Presence):
         await self._every(lambda: max(self._ttl / 8, 0.1), prune, "pruning")
 
     async def _every(self, interval: Callable[[], float], action: Callable[[], Awaitable[None]], what: str) -> None:
-        """Run `action` forever, `interval()` seconds apart; an outage is noted, never fatal."""
+        """Run `action` forever, `interval()` seconds apart; a fault is noted, never fatal."""
         while True:
             await asyncio.sleep(interval())
             try:
                 await action()
             except (RedisError, OSError) as exc:
-                self._outage(exc)
+                self._degrade(exc)
             except Exception:
                 log.exception("presence %s failed", what)
 
@@ -198,7 +295,27 @@ class RedisPresence(Presence):
                 for user in left:
                     name = user.decode() if isinstance(user, bytes) else user
                     log.info("presence expired user=%s channel=%s (its node stopped refreshing)", name, channel)
-                    if self._on_change is not None:
-                        await self._on_change(LEAVE, channel, name)
+                    await self._report(LEAVE, channel, name)
             if not cursor:
                 break
+
+
+def _get(entries: Entries, channel: str, connection: str) -> str | None:
+    connections = entries.get(channel)
+    return connections.get(connection) if connections else None
+
+
+def _remove(entries: Entries, channel: str, connection: str) -> None:
+    connections = entries.get(channel)
+    if connections is not None:
+        connections.pop(connection, None)
+        if not connections:
+            del entries[channel]
+
+
+def _difference(a: Entries, b: Entries) -> list[tuple[str, str, str]]:
+    """(channel, connection, user) in `a` but not (as the same user) in `b`."""
+    return [(channel, connection, user)
+            for channel, connections in a.items()
+            for connection, user in connections.items()
+            if _get(b, channel, connection) != user]
