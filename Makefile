@@ -12,7 +12,7 @@ HUB_SRC   := $(filter-out pybroadcast/__init__.py,$(wildcard pybroadcast/*.py))
 EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h)
 CORE_SRC  := $(wildcard ext/core/*.c ext/core/*.h) ext/php_pybroadcast.h
 
-.PHONY: all deps venv hub ext core stub install demo test bench clean
+.PHONY: all deps venv hub ext core stub install demo test fuzz bench clean
 
 all: hub ext core
 
@@ -78,6 +78,10 @@ demo: all
 test: all
 	@PYTHON=$(PYTHON) tools/install-deps test
 	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" VPY="$(VPY)" tests/run-all
+
+fuzz: all
+	@PYTHON=$(PYTHON) tools/install-deps test
+	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" $(VPY) tests/fuzz.py --cases $${CASES:-100000} --seed $${SEED:-1}
 
 bench: all
 	@PYTHON=$(PYTHON) tools/install-deps test
