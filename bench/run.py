@@ -1,4 +1,4 @@
-"""make bench: fan-out, memory per connection, broadcast() cost in php-fpm, load cost.
+"""make bench: fan-out, memory per connection, broadcast() cost in php-fpm, load cost, flood impact.
 
 Prints a table and writes build/bench.json. Numbers depend on the machine and
 its load: compare figures from one run, not across machines.
@@ -26,6 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from support import EXT, LogWatcher, free_port, php_command, short_tempdir  # noqa: E402
 
 from bench.clients import worker  # noqa: E402
+from bench.flood import flood_impact  # noqa: E402
 from pybroadcast import client as app, protocol  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -268,6 +269,8 @@ def main() -> None:
         "memory": [memory_per_connection(args.idle, processes=2)],
         "fpm": [fpm_costs(samples=5 if args.quick else 15), redis_first_call],
         "load": [load_cost(runs=5 if args.quick else 30)],
+        "flood": flood_impact(HubProcess, start_clients, report, percentile, app.broadcast, LOAD_CPUS,
+                              seconds=1 if args.quick else 4),
     }
     print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
     print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis)",
@@ -275,6 +278,8 @@ def main() -> None:
     print(table("Idle memory per connection (hub RSS)", results["memory"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
     print(table("Loading the extension without calling it (php -r '')", results["load"]))
+    print(table("One client flooding frames: 100 subscribers at 100 msg/s, broadcast() from this process",
+                results["flood"]))
     os.makedirs(ROOT / "build", exist_ok=True)
     (ROOT / "build" / "bench.json").write_text(json.dumps(results, indent=2))
     print(f"\nraw figures: {ROOT / 'build' / 'bench.json'}")
