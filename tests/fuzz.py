@@ -312,61 +312,56 @@ class Fuzzer:
             pass
 
     async def _frames(self, rng: random.Random, count: int) -> None:
+        async def exchange(sock: Socket, case: tuple[bytes, bool], n: int) -> bool:
+            data, whole = case
+            sock.writer.write(data)
+            if whole:
+                await sock.ping_pong(b"probe-%d" % n)
+                return True
+            # Maybe a frame still missing bytes: the hub rightly waits for them.
+            sock.writer.write_eof()
+            await self._expect_no_1011(sock.reader, data, wait=TIMEOUT)
+            return False
+
+        await self._on_connections("frames", count, lambda: frame_case(rng), exchange)
+
+    async def _json(self, rng: random.Random, count: int) -> None:
+        async def exchange(sock: Socket, text: str, n: int) -> bool:
+            sock.writer.write(frame(0x1, text.encode("utf-8", "surrogatepass")))
+            event = await sock.next_event()
+            if event.get("event") not in ("error", "subscribed", "unsubscribed"):
+                self.report.hangs.append(f"unexpected answer {event} to {text[:120]!r}")
+            return True
+
+        await self._on_connections("json", count, lambda: json_case(rng), exchange)
+
+    async def _on_connections(self, target: str, count: int, next_case: Callable[[], Any],
+                              exchange: Callable[[Socket, Any, int], Awaitable[bool]]) -> None:
+        """Cases one after another on an upgraded connection, opened again whenever it ends.
+
+        `exchange` sends a case and checks the answer; it returns whether the connection goes on.
+        """
         sock: Socket | None = None
         for n in range(count):
             if self.report.wedged:
-                return
-            data, whole = frame_case(rng)
-            self.report.count("frames")
+                break
+            case = next_case()
+            self.report.count(target)
             try:
                 if sock is None:
                     sock, _ = await Socket.open(self.hub)
                     await sock.next_event()
-                sock.writer.write(data)
-                if whole:
-                    await sock.ping_pong(b"probe-%d" % n)
-                else:
-                    # Maybe a frame still missing bytes: the hub rightly waits for them.
-                    sock.writer.write_eof()
-                    await self._expect_no_1011(sock.reader, data, wait=TIMEOUT)
+                if not await exchange(sock, case, n):
                     sock.close()
                     sock = None
             except Closed as closed:
                 if closed.code == 1011:
-                    self.report.internal_closes.append(repr(data)[:160])
+                    self.report.internal_closes.append(repr(case)[:160])
                 sock = None
             except asyncio.TimeoutError:
-                self.report.hangs.append(f"no pong after {data[:120]!r}")
-                sock.close()
-                sock = None
-            except (OSError, asyncio.IncompleteReadError):
-                sock = None
-        if sock is not None:
-            sock.close()
-
-    async def _json(self, rng: random.Random, count: int) -> None:
-        sock: Socket | None = None
-        for _ in range(count):
-            if self.report.wedged:
-                return
-            text = json_case(rng)
-            self.report.count("json")
-            payload = text.encode("utf-8", "surrogatepass")
-            try:
-                if sock is None:
-                    sock, _ = await Socket.open(self.hub)
-                    await sock.next_event()
-                sock.writer.write(frame(0x1, payload))
-                event = await sock.next_event()
-                if event.get("event") not in ("error", "subscribed", "unsubscribed"):
-                    self.report.hangs.append(f"unexpected answer {event} to {text[:120]!r}")
-            except Closed as closed:
-                if closed.code == 1011:
-                    self.report.internal_closes.append(text[:160])
-                sock = None
-            except asyncio.TimeoutError:
-                self.report.hangs.append(f"no event for {text[:120]!r}")
-                sock.close()
+                self.report.hangs.append(f"no answer to {repr(case)[:120]}")
+                if sock is not None:
+                    sock.close()
                 sock = None
             except (OSError, asyncio.IncompleteReadError):
                 sock = None
