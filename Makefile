@@ -8,7 +8,7 @@ EXT_BUILD := build/php
 EXT       := modules/pybroadcast.so
 CORE      := modules/pybroadcast_core.so
 PHP_EXT   := $(PHP) -n -d extension=$(CURDIR)/$(EXT)
-HUB_SRC   := $(filter-out pybroadcast/__init__.py,$(wildcard pybroadcast/*.py))
+HUB_SRC   := $(shell find pybroadcast -name "*.py")
 EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h)
 CORE_SRC  := $(wildcard ext/core/*.c ext/core/*.h) ext/php_pybroadcast.h
 
@@ -88,4 +88,5 @@ bench: all
 	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" $(VPY) bench/run.py
 
 clean:
-	rm -rf build modules pybroadcast/*.so
+	rm -rf build modules
+	find pybroadcast -name "*.so" -delete
