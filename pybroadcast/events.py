@@ -1,4 +1,4 @@
-"""Events carried by a broker between app processes and hubs (codec: event_codec)."""
+"""Events carried by a broker between app processes and hubs."""
 
 from __future__ import annotations
 

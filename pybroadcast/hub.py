@@ -9,12 +9,12 @@ import asyncio
 import logging
 
 from . import php_values, protocol, validation
-from .broker import Broker
+from .drivers.broker import Broker
 from .callbacks import CallbackBridge, CallbackError
 from .errors import BroadcastError
 from .events import DIRECT, DISCONNECT, JOIN, LEAVE, MESSAGE, Event
 from .peer import Peer
-from .presence import Presence
+from .drivers.presence import Presence
 
 log = logging.getLogger("pybroadcast")
 

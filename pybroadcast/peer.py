@@ -4,9 +4,10 @@ Frames are prepared once per message (``protocol.frame``) and written straight
 to the connection's transport; the :class:`Outbox` joins every frame a peer
 receives in one loop turn into one write. websockets' own ``broadcast()`` frames
 the message again for every connection and writes each one separately, which
-NOTES.md measured at about half the throughput. Control frames (ping, pong,
-close) stay with websockets; with compression off a server frame has no state,
-so both writers can share the transport.
+measured at about half the throughput. Control frames (ping, pong, close) stay
+with websockets. Sharing the transport is correct only while a server frame
+has no state, i.e. no extension (such as permessage-deflate) was negotiated:
+:class:`Peer` checks that when it is made and refuses the connection otherwise.
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ from websockets.protocol import State
 log = logging.getLogger("pybroadcast")
 
 
+class FramingError(RuntimeError):
+    """websockets negotiated an extension: prepared frames would corrupt the stream."""
+
+
 class Peer:
     __slots__ = ("connection", "transport", "id", "user", "channels", "pending", "closed", "_outbox")
 
     def __init__(self, connection: Any, peer_id: str, user: str, outbox: Outbox) -> None:
+        if connection.protocol.extensions:
+            names = ", ".join(type(e).__name__ for e in connection.protocol.extensions)
+            raise FramingError(f"the connection negotiated {names}: frames written by the hub would corrupt it;"
+                               " the server must run with compression=None")
         self.connection = connection
         self.transport: asyncio.WriteTransport = connection.transport
         self.id = peer_id

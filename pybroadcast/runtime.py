@@ -14,26 +14,25 @@ import asyncio
 import logging
 import os
 import threading
-from typing import Any, Coroutine, Iterable
+from typing import Any, Iterable
 
 from websockets.asyncio.server import serve
 
 from . import drivers, local, log as logsetup, settings as settings_mod
 from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
-from .command_server import CommandServer
 from .connection import HubConnection
+from .drivers.hub_side import HubDriver
 from .endpoint import Endpoint
-from .errors import BroadcastError, Unconfirmed, Unreachable
-from .events import Event
+from .errors import BroadcastError
 from .hub import Hub
+from .in_hub_route import InHubRoute
 from .peer import Outbox
 
 log = logging.getLogger("pybroadcast")
 
 CALLBACKS = frozenset(("authenticate", "authorize", "join", "leave"))
 CLOSE_TIMEOUT = 2.0
-CALL_TIMEOUT = 1.0
 
 
 class Runtime:
@@ -48,10 +47,11 @@ class Runtime:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.hub: Hub | None = None  # set once serving
+        self.route = InHubRoute(self)  # broadcast() and friends inside this process
         self._stopping: asyncio.Event | None = None
-        self._hub: Hub | None = None
-        self._command: CommandServer | None = None
+        self._driver: HubDriver | None = None
 
     @property
     def wake_fd(self) -> int:
@@ -83,7 +83,7 @@ class Runtime:
 
     def stop(self, abandon_callbacks: bool = False) -> None:
         """Drain and stop; with abandon_callbacks (PHP is exiting) no more PHP runs."""
-        loop, stopping = self._loop, self._stopping
+        loop, stopping = self.loop, self._stopping
         if abandon_callbacks:
             self.bridge.abandon()
         if loop is not None and stopping is not None and not loop.is_closed():
@@ -101,36 +101,13 @@ class Runtime:
             thread.join(timeout)
             if thread.is_alive():
                 log.error("hub thread did not stop within %.0f s", timeout)
-                if self._command is not None:
-                    self._command.unlink()  # app calls then name a dead hub, not a wedged one
+                if self._driver is not None:
+                    self._driver.abandon()
                 return False
         self.bridge.close()
         if self._error is not None:
             raise BroadcastError(f"the hub stopped on an error: {self._error}")
         return True
-
-    # --- any thread: the in-process route of broadcast() and friends ------
-
-    def publish(self, event: Event) -> None:
-        self._call(self._require_hub().publish(event))
-
-    def members(self, channel: str) -> list[str]:
-        return self._call(self._require_hub().members(channel))
-
-    def _require_hub(self) -> Hub:
-        if self._hub is None or self.finished:
-            raise Unreachable("the hub in this process is not running")
-        return self._hub
-
-    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        try:
-            return future.result(CALL_TIMEOUT)
-        except TimeoutError:
-            future.cancel()
-            raise Unconfirmed(f"the hub in this process did not confirm within {CALL_TIMEOUT:.0f} s;"
-                              " it may still be delivered") from None
 
     # --- hub thread -------------------------------------------------------
 
@@ -150,23 +127,20 @@ class Runtime:
         settings = self.settings
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(logsetup.LoopErrorLog())
-        self._loop = loop
+        self.loop = loop
         self._stopping = asyncio.Event()
         self.bridge.bind(loop)
-        broker, presence = drivers.create(settings)
+        driver = self._driver = drivers.hub_driver(settings)
         outbox = Outbox(loop, max(1 << 20, 4 * settings.max_message_size))
-        hub = Hub(broker, presence, self.bridge, settings.max_channels)
+        hub = Hub(driver.broker, driver.presence, self.bridge, settings.max_channels)
         await hub.start()
         authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
         if not authenticator.configured:
             log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
         endpoint = Endpoint(settings, hub, authenticator, outbox)
-        command = self._command = (CommandServer(hub, settings.socket_path, settings.max_message_size, not settings.socket)
-                                   if settings.driver == "memory" else None)
         host, port = settings.listen
         try:
-            if command is not None:
-                await command.start()
+            await driver.start_serving(hub)
             server = await serve(
                 endpoint.handle, host or None, port,
                 process_request=endpoint.process_request,
@@ -178,11 +152,13 @@ class Runtime:
                 close_timeout=CLOSE_TIMEOUT,
                 logger=logging.getLogger("websockets.server"),
             )
-        except OSError as exc:
-            if command is not None:
-                await command.close()
-            raise BroadcastError(f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
-        self._hub = hub
+        except BaseException as exc:
+            await driver.stop_serving()
+            await driver.close()
+            if isinstance(exc, OSError):
+                raise BroadcastError(f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
+            raise
+        self.hub = hub
         bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
         log.info("listening on %s (WebSocket endpoint /ws, driver %s)", bound, settings.driver)
         self._ready.set()
@@ -190,9 +166,7 @@ class Runtime:
         log.info("shutting down: closing %d connections with 1001", len(hub.peers))
         server.close()
         await server.wait_closed()
-        if command is not None:
-            await command.close()
+        await driver.stop_serving()
         await self.bridge.drain()  # the leave hooks that the closes fired
-        await presence.close()
-        await broker.close()
+        await driver.close()
         log.info("stopped")

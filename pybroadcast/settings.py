@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from . import socket_trust
+from .drivers import NAMES as DRIVER_NAMES
+from .drivers.memory import socket_trust
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,9 +67,7 @@ def _origins(name: str, value: Any) -> tuple[str, ...]:
 
 
 def _owner(name: str, value: Any) -> int | None:
-    from .socket_trust import owner_uid
-
-    return owner_uid(_text(name, value))
+    return socket_trust.owner_uid(_text(name, value))
 
 
 def _redis_url(name: str, value: Any) -> str:
@@ -88,7 +87,7 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("listen", "SERVER_ADDRESS", ":8080", _listen),
     Option("allowed_origins", "ALLOWED_ORIGINS", "http://localhost:8080", _origins),
-    Option("driver", "PYBROADCAST_DRIVER", "memory", _choice("memory", "redis")),
+    Option("driver", "PYBROADCAST_DRIVER", "memory", _choice(*DRIVER_NAMES)),
     Option("redis_url", "PYBROADCAST_REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url),
     Option("redis_prefix", "PYBROADCAST_REDIS_PREFIX", "pybroadcast", _text),
     Option("socket", "PYBROADCAST_SOCKET", "", _text),

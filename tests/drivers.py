@@ -1,51 +1,58 @@
 """Driver factories for the contract suites: every driver runs the same tests.
 
-Each factory takes the pytest request and yields (make_broker, make_presence).
+Each factory is an async context manager taking the pytest request; it yields
+a function that makes a started-nothing HubDriver (its broker and presence are
+what the suites test) and closes every driver it made on exit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 from typing import Any, AsyncIterator, Callable
 
-from pybroadcast.broker import Broker
-from pybroadcast.memory_broker import MemoryBroker
-from pybroadcast.memory_presence import MemoryPresence
-from pybroadcast.presence import Presence
+from pybroadcast import drivers, settings
+from pybroadcast.drivers.hub_side import HubDriver
 
-DRIVERS: dict[str, Callable[[], Any]] = {}
+DRIVERS: dict[str, Callable[[Any], Any]] = {}
+_prefixes = itertools.count()
 
 
-def driver(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
-    def register(factory: Callable[[], Any]) -> Callable[[], Any]:
-        DRIVERS[name] = factory
+def driver(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    def register(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        DRIVERS[name] = contextlib.asynccontextmanager(factory)
         return factory
     return register
 
 
+async def _made(options: dict[str, Any]) -> AsyncIterator[Callable[[], HubDriver]]:
+    made: list[HubDriver] = []
+
+    def make() -> HubDriver:
+        made.append(drivers.hub_driver(settings.resolve(options, {}, {})))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for hub_driver in made:
+            await hub_driver.close()
+
+
 @driver("memory")
-async def memory_driver(request: Any) -> AsyncIterator[tuple[Callable[[], Broker], Callable[[], Presence]]]:
-    yield MemoryBroker, MemoryPresence
+async def memory_driver(request: Any) -> AsyncIterator[Callable[[], HubDriver]]:
+    async for make in _made({"driver": "memory"}):
+        yield make
 
 
 @driver("redis")
-async def redis_driver(request: Any) -> AsyncIterator[tuple[Callable[[], Broker], Callable[[], Presence]]]:
+async def redis_driver(request: Any) -> AsyncIterator[Callable[[], HubDriver]]:
     """Against the session's real redis-server, each test under its own key prefix."""
-    import os
-
-    from pybroadcast import drivers, settings
-
     server = request.getfixturevalue("redis_server")
-    prefix = f"contract{os.getpid()}-{next(_prefixes)}"
-    made: list[Any] = []
-
-    def make(index: int) -> Any:
-        resolved = settings.resolve({"driver": "redis", "redis_url": server.url, "redis_prefix": prefix,
-                                     "presence_ttl": 3}, {}, {})
-        pair = drivers.create(resolved)
-        made.append(pair)
-        return pair[index]
-
-    yield (lambda: make(0)), (lambda: make(1))
+    async for make in _made({"driver": "redis", "redis_url": server.url, "presence_ttl": 3,
+                             "redis_prefix": f"contract{os.getpid()}-{next(_prefixes)}"}):
+        yield make
 
 
-_prefixes = __import__("itertools").count()
+assert set(DRIVERS) == set(drivers.NAMES), "every driver needs a factory here"

@@ -1,9 +1,8 @@
-"""The Broker contract (pybroadcast/broker.py), run against every driver."""
+"""The Broker contract (pybroadcast/drivers/broker.py), run against every driver."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
@@ -30,8 +29,8 @@ class Sink:
 
 @pytest.fixture(params=sorted(DRIVERS))
 async def broker(request):
-    async with contextlib.asynccontextmanager(DRIVERS[request.param])(request) as (make_broker, _):
-        instance = make_broker()
+    async with DRIVERS[request.param](request) as make_driver:
+        instance = make_driver().broker
         sink = Sink()
         await instance.start(sink)
         yield instance, sink

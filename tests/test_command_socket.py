@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from pybroadcast import wire
+from pybroadcast.drivers.memory import wire
 from support import Hub, client, recv_json, subscribe
 
 

@@ -1,9 +1,8 @@
-"""The Presence contract (pybroadcast/presence.py), run against every driver."""
+"""The Presence contract (pybroadcast/drivers/presence.py), run against every driver."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
@@ -12,8 +11,8 @@ from drivers import DRIVERS
 
 @pytest.fixture(params=sorted(DRIVERS))
 async def presence(request):
-    async with contextlib.asynccontextmanager(DRIVERS[request.param])(request) as (_, make_presence):
-        instance = make_presence()
+    async with DRIVERS[request.param](request) as make_driver:
+        instance = make_driver().presence
 
         async def changed(kind: str, channel: str, user: str) -> None:
             raise AssertionError(f"unexpected {kind} of {user} in {channel}")

@@ -112,7 +112,8 @@ async def test_a_write_refused_mid_replay_loses_no_join(redis_server) -> None:
 
     resolved = settings.resolve({"driver": "redis", "redis_url": redis_server.url,
                                  "redis_prefix": f"midreplay{os.getpid()}", "presence_ttl": 30}, {}, {})
-    broker, presence = drivers.create(resolved)
+    driver = drivers.hub_driver(resolved)
+    broker, presence = driver.broker, driver.presence
     reported: list[tuple[str, str, str]] = []
 
     async def on_change(kind: str, channel: str, user: str) -> None:
@@ -140,5 +141,4 @@ async def test_a_write_refused_mid_replay_loses_no_join(redis_server) -> None:
         assert sorted(reported) == sorted(("join", "room", f"u{i}") for i in range(10))
         assert sorted(await presence.members("room")) == sorted(f"u{i}" for i in range(10))
     finally:
-        await presence.close()
-        await broker.close()
+        await driver.close()

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from pybroadcast import event_codec, events, protocol, settings, validation
+from pybroadcast import events, protocol, settings, validation
+from pybroadcast.drivers.redis import codec as event_codec
 
 
 def test_settings_precedence_options_over_env_over_ini_over_default() -> None:

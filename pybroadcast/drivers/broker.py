@@ -1,8 +1,7 @@
 """The Broker interface: how events reach every hub node that needs them.
 
-Drivers: :class:`pybroadcast.memory_broker.MemoryBroker` (one node) and the Redis
-broker (many nodes). ``tests/test_broker_contract.py`` runs the same contract
-against every driver.
+Implementations: each driver's ``broker`` module (``pybroadcast.drivers.<name>``).
+``tests/test_broker_contract.py`` runs the same contract against every driver.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Callable
 
-from .events import Event
+from ..events import Event
 
 EventSink = Callable[[Event], None]
 

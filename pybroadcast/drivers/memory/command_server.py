@@ -10,9 +10,10 @@ import os
 import socket
 from typing import Any
 
-from . import events, socket_trust, validation, wire
-from .errors import BroadcastError
-from .hub import Hub
+from ... import events, validation
+from ...errors import BroadcastError
+from ..hub_side import HubPort
+from . import socket_trust, wire
 
 log = logging.getLogger("pybroadcast")
 
@@ -23,7 +24,7 @@ WATCH_INTERVAL = 1.0  # seconds between checks that the socket file is still our
 
 
 class CommandServer:
-    def __init__(self, hub: Hub, path: str, max_message_size: int, is_default_path: bool = False) -> None:
+    def __init__(self, hub: HubPort, path: str, max_message_size: int, is_default_path: bool = False) -> None:
         self._hub = hub
         self._path = path
         self._is_default = is_default_path

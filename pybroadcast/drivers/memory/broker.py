@@ -1,9 +1,9 @@
-"""In-process broker for a single node; contract in :class:`pybroadcast.broker.Broker`."""
+"""In-process broker for a single node; contract in :class:`pybroadcast.drivers.broker.Broker`."""
 
 from __future__ import annotations
 
-from .broker import Broker, EventSink
-from .events import USER_KINDS, Event
+from ...events import USER_KINDS, Event
+from ..broker import Broker, EventSink
 
 
 class MemoryBroker(Broker):

@@ -1,8 +1,8 @@
-"""Presence held in this process; contract in :class:`pybroadcast.presence.Presence`."""
+"""Presence held in this process; contract in :class:`pybroadcast.drivers.presence.Presence`."""
 
 from __future__ import annotations
 
-from .presence import Presence
+from ..presence import Presence
 
 
 class MemoryPresence(Presence):

@@ -1,4 +1,4 @@
-"""Redis Pub/Sub broker for many nodes; contract in :class:`pybroadcast.broker.Broker`.
+"""Redis Pub/Sub broker for many nodes; contract in :class:`pybroadcast.drivers.broker.Broker`.
 
 Each node subscribes only to the topics of channels its clients use, plus the
 users topic. Publishes go through one writer task that sends whatever has
@@ -17,11 +17,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from . import event_codec, redis_keys
-from .broker import Broker, EventSink
-from .errors import Unconfirmed
-from .events import Event
-from .redis_keys import KeySpace, redact
+from . import codec as event_codec, keys as redis_keys
+from ..broker import Broker, EventSink
+from ...errors import Unconfirmed
+from ...events import Event
+from .keys import KeySpace, redact
 
 log = logging.getLogger("pybroadcast")
 
@@ -113,7 +113,6 @@ class RedisBroker(Broker):
         self._reader = self._writer = None
         await self._drop_pubsub()
         self._sink = None
-        await self._redis.aclose()  # the client is shared with presence, which closes first
 
     # --- tasks ----------------------------------------------------------------
 

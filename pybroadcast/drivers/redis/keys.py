@@ -22,8 +22,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import BroadcastError, Unreachable
-from .events import USER_KINDS, Event
+from ...errors import BroadcastError, Unreachable
+from ...events import USER_KINDS, Event
 
 SEPARATOR = "\n"  # user ids are printable, so a newline cannot occur inside one
 

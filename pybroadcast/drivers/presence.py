@@ -1,8 +1,7 @@
 """The Presence interface: who is in which channel, across every node.
 
-Drivers: :class:`pybroadcast.memory_presence.MemoryPresence` (one node) and the
-Redis presence (many nodes). ``tests/test_presence_contract.py`` runs the same
-contract against every driver.
+Implementations: each driver's ``presence`` module (``pybroadcast.drivers.<name>``).
+``tests/test_presence_contract.py`` runs the same contract against every driver.
 """
 
 from __future__ import annotations
@@ -33,6 +32,8 @@ class Presence(ABC):
       stops being present (LEAVE), or a join/leave made while its backend was
       unreachable turns out, once replayed, to be a transition.
     * ``close()``: releases resources; safe to call twice.
+
+    The hub never runs ``join`` and ``leave`` for one connection concurrently.
     """
 
     async def start(self, on_change: ChangeCallback) -> None:

@@ -1,4 +1,4 @@
-"""Presence held in Redis for many nodes; contract in :class:`pybroadcast.presence.Presence`.
+"""Presence held in Redis for many nodes; contract in :class:`pybroadcast.drivers.presence.Presence`.
 
 Each node owns the entries of its own connections and refreshes them every
 ``presence_ttl / 4``; an entry lives ``presence_ttl * 2/3`` past its last
@@ -42,10 +42,10 @@ from typing import Any, Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from . import redis_keys
-from .events import JOIN, LEAVE
-from .presence import ChangeCallback, Presence
-from .redis_keys import KeySpace, member, redact
+from . import keys as redis_keys
+from ...events import JOIN, LEAVE
+from ..presence import ChangeCallback, Presence
+from .keys import KeySpace, member, redact
 
 log = logging.getLogger("pybroadcast")
 

@@ -21,7 +21,7 @@ import socket
 import stat
 import struct
 
-from .errors import BroadcastError, Untrusted
+from ...errors import BroadcastError, Untrusted
 
 DEFAULT_NAME = "hub.sock"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .events import KINDS, Event
+from ...events import KINDS, Event
 
 
 def encode(event: Event) -> bytes:

@@ -1,4 +1,4 @@
-"""The app-side route of the redis driver: publish to Redis directly, read presence there.
+"""The Redis driver's app route: publish to Redis directly, read presence there.
 
 One connection per process (per php-fpm worker), reused across requests;
 redis-py's pool notices a fork and reconnects in the child.
@@ -13,13 +13,16 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from . import event_codec, redis_keys
-from .errors import Unconfirmed
-from .events import Event
-from .settings import Settings
+from . import codec as event_codec, keys as redis_keys
+from ...errors import Unconfirmed
+from ...events import Event
+from ...settings import Settings
+from ..route import AppRoute
 
 
-class RedisRoute:
+class RedisRoute(AppRoute):
+    """Contract in :class:`pybroadcast.drivers.route.AppRoute`."""
+
     def __init__(self, settings: Settings) -> None:
         self._url = redis_keys.redact(settings.redis_url)
         self._keys = redis_keys.KeySpace(settings.redis_prefix)

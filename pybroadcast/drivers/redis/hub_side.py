@@ -1,0 +1,45 @@
+"""The Redis driver in a hub process: one client shared by the broker and presence."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from ...settings import Settings
+from ..hub_side import HubDriver
+from . import keys as redis_keys
+from .broker import RedisBroker
+from .presence import RedisPresence
+
+
+class RedisHubDriver(HubDriver):
+    """Contract in :class:`pybroadcast.drivers.hub_side.HubDriver`.
+
+    Wiring: after a Pub/Sub reconnect the broker asks presence to resynchronise,
+    and presence waits for the broker to listen again before it reports the
+    transitions it replays (so members on this node hear them).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=redis_keys.CONNECT_TIMEOUT,
+            socket_timeout=redis_keys.COMMAND_TIMEOUT * 2,
+            health_check_interval=10,
+            retry=redis_keys.retry_policy(Retry, NoBackoff()),
+        )
+        keys = redis_keys.KeySpace(settings.redis_prefix)
+        self.broker = RedisBroker(self._client, keys, settings.redis_url)
+        self.presence = RedisPresence(self._client, keys, settings.redis_url, settings.presence_ttl)
+        self.broker.on_reconnect = self.presence.after_reconnect
+        self.presence.wait_listening = self.broker.wait_listening
+        self._closed = False
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.presence.close()
+        await self.broker.close()
+        await self._client.aclose()  # shared: after both
