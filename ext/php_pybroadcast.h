@@ -23,7 +23,8 @@
 extern zend_module_entry pybroadcast_module_entry;
 #define phpext_pybroadcast_ptr &pybroadcast_module_entry
 
-/* PyBroadcast\Server's object: the options array, then the callables (IS_UNDEF when not set). */
+/* PyBroadcast\Server's object: the options array, then the callables (IS_UNDEF when not set),
+ * in the order of pybroadcast.seam.CALLBACKS. */
 enum { SLOT_OPTIONS, SLOT_AUTHENTICATE, SLOT_AUTHORIZE, SLOT_JOIN, SLOT_LEAVE, SLOT_COUNT };
 
 typedef struct {
@@ -45,7 +46,7 @@ typedef struct {
 /* What the core gives the module. Every call runs on the PHP thread. */
 typedef struct {
     int version;
-    /* pybroadcast.client.<function>(ini, *Py_BuildValue(format, ...)) into return_value (may be
+    /* pybroadcast.seam.<function>(ini, *Py_BuildValue(format, ...)) into return_value (may be
      * NULL); "y#" lengths are passed as ssize_t, which is what Py_ssize_t is (checked in core.c) */
     void (*call_client)(zval *return_value, const char *function, const char *format, va_list args);
     void (*check_options)(pyb_server *server);   /* Server::__construct: ValueError for bad options */

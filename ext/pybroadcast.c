@@ -9,27 +9,53 @@
 #include "pybroadcast_arginfo.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 
 zend_class_entry *pyb_exception_ce;
 
+/* A number setting is refused at once when it is not positive ("" = not set);
+ * pybroadcast/settings.py checks every value again. mh_arg1: "int" or "number". */
+static ZEND_INI_MH(pyb_ini_positive)
+{
+    const char *text = ZSTR_VAL(new_value), *end = text + ZSTR_LEN(new_value);
+    char *parsed_end = NULL;
+    if (ZSTR_LEN(new_value) == 0) {
+        return SUCCESS;
+    }
+    errno = 0;
+    if (strcmp((const char *) mh_arg1, "int") == 0) {
+        long long number = strtoll(text, &parsed_end, 10);
+        if (errno || parsed_end != end || number <= 0) return FAILURE;
+    } else {
+        double number = zend_strtod(text, (const char **) &parsed_end);
+        if (parsed_end != end || !(number > 0) || !zend_finite(number)) return FAILURE;
+    }
+    return SUCCESS;
+}
+
+#define TEXT(name) PHP_INI_ENTRY("pybroadcast." name, "", PHP_INI_ALL, NULL)
+#define POSITIVE(name, kind) PHP_INI_ENTRY1("pybroadcast." name, "", PHP_INI_ALL, pyb_ini_positive, (void *) kind)
+
+/* One entry per setting of pybroadcast/settings.py (OPTIONS), same names and
+ * kinds: tests/test_seam.py checks it. The first three configure the extension. */
 PHP_INI_BEGIN()
     PHP_INI_ENTRY("pybroadcast.python", PYB_DEFAULT_PYTHON, PHP_INI_SYSTEM, NULL)
     PHP_INI_ENTRY("pybroadcast.hub_path", PYB_DEFAULT_HUB_PATH, PHP_INI_SYSTEM, NULL)
     PHP_INI_ENTRY("pybroadcast.core", PYB_DEFAULT_CORE, PHP_INI_SYSTEM, NULL)
-    PHP_INI_ENTRY("pybroadcast.listen", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.allowed_origins", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.driver", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.redis_url", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.redis_prefix", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.socket", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.socket_owner", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.auth_url", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.max_message_size", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.presence_ttl", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.callback_timeout", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.ping_interval", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.max_channels", "", PHP_INI_ALL, NULL)
-    PHP_INI_ENTRY("pybroadcast.max_frame_rate", "", PHP_INI_ALL, NULL)
+    TEXT("listen")
+    TEXT("allowed_origins")
+    TEXT("driver")
+    TEXT("redis_url")
+    TEXT("redis_prefix")
+    TEXT("socket")
+    TEXT("socket_owner")
+    TEXT("auth_url")
+    POSITIVE("max_message_size", "int")
+    POSITIVE("presence_ttl", "number")
+    POSITIVE("callback_timeout", "number")
+    POSITIVE("ping_interval", "number")
+    POSITIVE("max_channels", "int")
+    POSITIVE("max_frame_rate", "number")
 PHP_INI_END()
 
 /* --- the core, loaded on first use ------------------------------------------ */

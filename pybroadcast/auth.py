@@ -10,7 +10,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from . import php_values
+from . import hooks, php_values
 from .callbacks import CallbackAbandoned, CallbackBridge, CallbackError
 
 log = logging.getLogger("pybroadcast")
@@ -49,13 +49,13 @@ class Authenticator:
 
     @property
     def configured(self) -> bool:
-        return self._bridge.has("authenticate") or bool(self._auth_url)
+        return self._bridge.has(hooks.AUTHENTICATE) or bool(self._auth_url)
 
     async def authenticate(self, request: dict[str, Any]) -> str | None:
         """The user id, or None to reject (also when the check fails or times out)."""
         try:
-            if self._bridge.has("authenticate"):
-                result = await self._bridge.call("authenticate", request)
+            if self._bridge.has(hooks.AUTHENTICATE):
+                result = await self._bridge.call(hooks.AUTHENTICATE, request)
                 return php_values.user_id(result.type, result.value, "onAuthenticate")
             if self._auth_url:
                 value = await asyncio.to_thread(self._ask_auth_url, request["headers"])

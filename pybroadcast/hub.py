@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from . import php_values, protocol, validation
+from . import hooks, php_values, protocol, validation
 from .drivers.broker import Broker
 from .callbacks import CallbackBridge, CallbackError
 from .errors import BroadcastError
@@ -104,16 +104,16 @@ class Hub:
             await self._transition(LEAVE, channel, peer.user)
 
     async def _authorized(self, peer: Peer, channel: str) -> bool:
-        if not self.bridge.has("authorize"):
+        if not self.bridge.has(hooks.AUTHORIZE):
             return False
         try:
-            return php_values.allows(await self.bridge.call("authorize", peer.user, channel), channel)
+            return php_values.allows(await self.bridge.call(hooks.AUTHORIZE, peer.user, channel), channel)
         except CallbackError:
             return False
 
     async def _transition(self, kind: str, channel: str, user: str) -> None:
         """A user started or stopped being present: run the hook, tell the other members."""
-        hook = "join" if kind == JOIN else "leave"
+        hook = hooks.JOIN if kind == JOIN else hooks.LEAVE
         if self.bridge.has(hook):
             self.bridge.notify(hook, user, channel)
         log.info("%s user=%s channel=%s", hook, user, channel)

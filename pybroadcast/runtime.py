@@ -21,6 +21,7 @@ from websockets.asyncio.server import serve
 from . import drivers, local, log as logsetup, settings as settings_mod
 from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
+from .hooks import NAMES as callback_names
 from .connection import HubConnection
 from .drivers.hub_side import HubDriver
 from .endpoint import Endpoint
@@ -31,7 +32,6 @@ from .peer import Outbox
 
 log = logging.getLogger("pybroadcast")
 
-CALLBACKS = frozenset(("authenticate", "authorize", "join", "leave"))
 CLOSE_TIMEOUT = 2.0
 
 
@@ -41,7 +41,7 @@ class Runtime:
         # empty PHP array arrives as a list; settings.resolve checks the shape.
         logsetup.configure()
         self.settings = settings_mod.resolve(options, ini)
-        self.bridge = CallbackBridge(frozenset(callbacks) & CALLBACKS, self.settings.callback_timeout)
+        self.bridge = CallbackBridge(frozenset(callbacks) & frozenset(callback_names), self.settings.callback_timeout)
         self.finished = False
         self.pid = os.getpid()
         self._thread: threading.Thread | None = None

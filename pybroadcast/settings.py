@@ -78,27 +78,37 @@ def _redis_url(name: str, value: Any) -> str:
 
 
 class Option:
-    __slots__ = ("name", "env", "default", "parse")
+    """One setting. ``kind`` is how the extension checks its php.ini value at once
+    (``int``/``number``: positive; ``text``: anything, checked here); ``roles``
+    says who reads it: ``hub`` (Server::run()) and/or ``app`` (broadcast() and friends)."""
 
-    def __init__(self, name: str, env: str | None, default: str, parse: Callable[[str, Any], Any]) -> None:
-        self.name, self.env, self.default, self.parse = name, env, default, parse
+    __slots__ = ("name", "env", "default", "parse", "kind", "roles")
+
+    def __init__(self, name: str, env: str | None, default: str, parse: Callable[[str, Any], Any],
+                 kind: str = "text", roles: tuple[str, ...] = ("hub",)) -> None:
+        self.name, self.env, self.default, self.parse, self.kind, self.roles = name, env, default, parse, kind, roles
 
 
+BOTH = ("hub", "app")
+
+# The one list of settings. The extension registers a php.ini entry
+# pybroadcast.<name> for each (ext/pybroadcast.c; tests/test_seam.py checks that
+# they match) and hands whatever is set to resolve() below.
 OPTIONS: tuple[Option, ...] = (
     Option("listen", "SERVER_ADDRESS", ":8080", _listen),
     Option("allowed_origins", "ALLOWED_ORIGINS", "http://localhost:8080", _origins),
-    Option("driver", "PYBROADCAST_DRIVER", "memory", _choice(*DRIVER_NAMES)),
-    Option("redis_url", "PYBROADCAST_REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url),
-    Option("redis_prefix", "PYBROADCAST_REDIS_PREFIX", "pybroadcast", _text),
-    Option("socket", "PYBROADCAST_SOCKET", "", _text),
-    Option("socket_owner", "PYBROADCAST_SOCKET_OWNER", "", _owner),
+    Option("driver", "PYBROADCAST_DRIVER", "memory", _choice(*DRIVER_NAMES), roles=BOTH),
+    Option("redis_url", "PYBROADCAST_REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url, roles=BOTH),
+    Option("redis_prefix", "PYBROADCAST_REDIS_PREFIX", "pybroadcast", _text, roles=BOTH),
+    Option("socket", "PYBROADCAST_SOCKET", "", _text, roles=BOTH),
+    Option("socket_owner", "PYBROADCAST_SOCKET_OWNER", "", _owner, roles=("app",)),
     Option("auth_url", "PYBROADCAST_AUTH_URL", "", _text),
-    Option("max_message_size", None, "65536", _positive(int)),
-    Option("presence_ttl", None, "30", _positive(float)),
-    Option("callback_timeout", None, "5", _positive(float)),
-    Option("ping_interval", None, "20", _positive(float)),
-    Option("max_channels", None, "128", _positive(int)),
-    Option("max_frame_rate", None, "100", _positive(float)),
+    Option("max_message_size", None, "65536", _positive(int), "int", BOTH),
+    Option("presence_ttl", None, "30", _positive(float), "number"),
+    Option("callback_timeout", None, "5", _positive(float), "number"),
+    Option("ping_interval", None, "20", _positive(float), "number"),
+    Option("max_channels", None, "128", _positive(int), "int"),
+    Option("max_frame_rate", None, "100", _positive(float), "number"),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 

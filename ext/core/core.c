@@ -1,4 +1,4 @@
-/* The core's entry point and the app-side calls into pybroadcast.client. */
+/* The core's entry point and the app-side calls into pybroadcast.seam. */
 #include "core.h"
 
 _Static_assert(sizeof(Py_ssize_t) == sizeof(ssize_t), "the module passes y# lengths as ssize_t");
@@ -6,7 +6,7 @@ _Static_assert(sizeof(Py_ssize_t) == sizeof(ssize_t), "the module passes y# leng
 zend_class_entry *pyb_exception_ce;
 static PyObject *client_module;
 
-/* Calls pybroadcast.client.<function>(ini, *args), args built by Py_BuildValue
+/* Calls pybroadcast.seam.<function>(ini, *args), args built by Py_BuildValue
  * from format; converts the result into return_value (if given) and a Python
  * exception into the matching PHP one. */
 static void call_client(zval *return_value, const char *function, const char *format, va_list ap)
@@ -18,7 +18,7 @@ static void call_client(zval *return_value, const char *function, const char *fo
     PyObject *result = NULL, *callable = NULL, *args = NULL, *ini = NULL;
 
     if (!client_module) {
-        client_module = pyb_import("pybroadcast.client");
+        client_module = pyb_import(PYB_SEAM);
     }
     if (client_module && (callable = PyObject_GetAttrString(client_module, function))
             && (ini = pyb_ini_dict())) {

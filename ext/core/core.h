@@ -16,6 +16,7 @@ bool pyb_python_started(void);
 void pyb_set_hub_thread_alive(bool alive);
 void pyb_finalize_python(void);
 PyObject *pyb_import(const char *module);   /* new ref, needs the GIL */
+#define PYB_SEAM "pybroadcast.seam"           /* the only module C reaches: its docstring is the contract */
 PyObject *pyb_ini_dict(void);                /* new ref: the pybroadcast.* ini values that are set */
 void pyb_throw_python_error(void);     /* converts the pending Python error into a PHP exception */
 

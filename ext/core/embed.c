@@ -21,11 +21,8 @@ static bool hub_thread_alive;
 static PyThreadState *main_thread_state;
 static PyObject *broadcast_error_class;
 
-/* The pybroadcast.* ini settings handed to the Python side (see settings.py). */
-static const char *const setting_names[] = {
-    "listen", "allowed_origins", "driver", "redis_url", "redis_prefix", "socket", "socket_owner", "auth_url",
-    "max_message_size", "presence_ttl", "callback_timeout", "ping_interval", "max_channels", "max_frame_rate", NULL
-};
+/* php.ini entries that configure the extension itself, not the hub: never handed to Python. */
+static const char *const extension_only[] = { "pybroadcast.python", "pybroadcast.hub_path", "pybroadcast.core", NULL };
 
 bool pyb_python_started(void) { return started; }
 
@@ -162,30 +159,46 @@ PyObject *pyb_import(const char *module)
     return PyImport_ImportModule(module);
 }
 
+static bool extension_setting(zend_string *name)
+{
+    for (const char *const *own = extension_only; *own; own++) {
+        if (zend_string_equals_cstr(name, *own, strlen(*own))) return true;
+    }
+    return false;
+}
+
+/* Every pybroadcast.* entry that is set, without the prefix: the module registers
+ * one per setting in pybroadcast/settings.py (tests/test_seam.py checks they match). */
 PyObject *pyb_ini_dict(void)
 {
+    static const char prefix[] = "pybroadcast.";
     PyObject *dict = PyDict_New();
-    char name[64];
-    for (const char *const *setting = setting_names; dict && *setting; setting++) {
-        size_t len = (size_t) snprintf(name, sizeof name, "pybroadcast.%s", *setting);
-        const char *value = zend_ini_string_ex(name, len, 0, NULL);
-        if (value && *value) {
-            PyObject *pyvalue = PyBytes_FromString(value);
-            if (!pyvalue || PyDict_SetItemString(dict, *setting, pyvalue) < 0) {
-                Py_XDECREF(pyvalue);
-                Py_CLEAR(dict);
-                break;
-            }
-            Py_DECREF(pyvalue);
+    zend_ini_entry *entry;
+    if (!dict) return NULL;
+    ZEND_HASH_FOREACH_PTR(EG(ini_directives), entry) {
+        zend_string *name = entry->name, *value = entry->value;
+        if (ZSTR_LEN(name) <= sizeof prefix - 1 || memcmp(ZSTR_VAL(name), prefix, sizeof prefix - 1) != 0
+                || extension_setting(name) || !value || !ZSTR_LEN(value)) {
+            continue;
         }
-    }
+        PyObject *key = PyUnicode_FromStringAndSize(ZSTR_VAL(name) + sizeof prefix - 1,
+                                                    (Py_ssize_t) (ZSTR_LEN(name) - (sizeof prefix - 1)));
+        PyObject *pyvalue = key ? PyBytes_FromStringAndSize(ZSTR_VAL(value), (Py_ssize_t) ZSTR_LEN(value)) : NULL;
+        bool failed = !pyvalue || PyDict_SetItem(dict, key, pyvalue) < 0;
+        Py_XDECREF(pyvalue);
+        Py_XDECREF(key);
+        if (failed) {
+            Py_DECREF(dict);
+            return NULL;
+        }
+    } ZEND_HASH_FOREACH_END();
     return dict;
 }
 
 static bool is_broadcast_error(PyObject *type)
 {
     if (!broadcast_error_class) {
-        PyObject *module = pyb_import("pybroadcast.errors");
+        PyObject *module = pyb_import(PYB_SEAM);
         if (module) {
             broadcast_error_class = PyObject_GetAttrString(module, "BroadcastError");
             Py_DECREF(module);

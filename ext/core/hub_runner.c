@@ -19,8 +19,27 @@
 
 #define JOIN_TIMEOUT 5.0
 
-/* Names the Python side uses for the callbacks, by slot. */
-static const char *const slot_names[SLOT_COUNT] = { NULL, "authenticate", "authorize", "join", "leave" };
+/* pybroadcast.seam.CALLBACKS: the callbacks' names, in slot order (SLOT_AUTHENTICATE first). */
+static PyObject *callback_names;
+
+static PyObject *seam(void)
+{
+    return pyb_import(PYB_SEAM);
+}
+
+static bool load_callback_names(void)
+{
+    if (callback_names) return true;
+    PyObject *module = seam();
+    PyObject *names = module ? PyObject_GetAttrString(module, "CALLBACKS") : NULL;
+    Py_XDECREF(module);
+    if (names && (!PyTuple_Check(names) || PyTuple_GET_SIZE(names) != SLOT_COUNT - 1)) {
+        PyErr_SetString(PyExc_RuntimeError, "pybroadcast.seam.CALLBACKS does not match this build of the extension");
+        Py_CLEAR(names);
+    }
+    callback_names = names;
+    return names != NULL;
+}
 
 /* --- signals ---------------------------------------------------------------- */
 
@@ -110,16 +129,16 @@ static bool run_callback(pyb_server *server, PyObject *runtime, PyObject *call)
 {
     PyObject *name = PyObject_GetAttrString(call, "name");
     PyObject *args = PyObject_GetAttrString(call, "args");
-    const char *text = name ? PyUnicode_AsUTF8(name) : NULL;
     int slot = 0;
     zval params[2], result;
     uint32_t count = 0;
     PyObject *outcome = NULL;
     bool ok = false, exit_requested = false;
 
-    for (int i = SLOT_AUTHENTICATE; text && i < SLOT_COUNT; i++) {
-        if (strcmp(text, slot_names[i]) == 0) slot = i;
+    for (int i = SLOT_AUTHENTICATE; name && i < SLOT_COUNT; i++) {
+        if (PyUnicode_Compare(name, PyTuple_GET_ITEM(callback_names, i - SLOT_AUTHENTICATE)) == 0) slot = i;
     }
+    PyErr_Clear();
     if (!slot || !args || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) > 2
             || Z_TYPE(server->slots[slot]) == IS_UNDEF) {
         PyErr_Clear();
@@ -244,20 +263,18 @@ static serve_end serve_guarded(pyb_server *server, PyObject *runtime, int wake_f
 
 static PyObject *create_runtime(pyb_server *server)
 {
-    PyObject *module = pyb_import("pybroadcast.runtime");
+    PyObject *module = load_callback_names() ? seam() : NULL;
     PyObject *options = module ? pyb_from_zval(&server->slots[SLOT_OPTIONS]) : NULL;
     PyObject *ini = options ? pyb_ini_dict() : NULL;
     PyObject *names = ini ? PyList_New(0) : NULL;
     PyObject *runtime = NULL;
     for (int i = SLOT_AUTHENTICATE; names && i < SLOT_COUNT; i++) {
         if (Z_TYPE(server->slots[i]) != IS_UNDEF) {
-            PyObject *name = PyUnicode_FromString(slot_names[i]);
-            if (!name || PyList_Append(names, name) < 0) Py_CLEAR(names);
-            Py_XDECREF(name);
+            if (PyList_Append(names, PyTuple_GET_ITEM(callback_names, i - SLOT_AUTHENTICATE)) < 0) Py_CLEAR(names);
         }
     }
     if (names) {
-        runtime = PyObject_CallMethod(module, "Runtime", "OOO", options, ini, names);
+        runtime = PyObject_CallMethod(module, "create_runtime", "OOO", options, ini, names);
     }
     Py_XDECREF(names);
     Py_XDECREF(ini);
@@ -281,10 +298,10 @@ void pyb_check_options(pyb_server *server)
 {
     if (!pyb_ensure_python()) return;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *module = pyb_import("pybroadcast.settings");
+    PyObject *module = seam();
     PyObject *given = module ? pyb_from_zval(&server->slots[SLOT_OPTIONS]) : NULL;
     PyObject *ini = given ? pyb_ini_dict() : NULL;
-    PyObject *resolved = ini ? PyObject_CallMethod(module, "resolve", "OO", given, ini) : NULL;
+    PyObject *resolved = ini ? PyObject_CallMethod(module, "check_options", "OO", given, ini) : NULL;
     if (!resolved) {
         pyb_throw_python_error();
     }
