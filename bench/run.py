@@ -27,7 +27,8 @@ from support import EXT, LogWatcher, free_port, php_command, short_tempdir  # no
 
 from bench.clients import worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
-from pybroadcast import client as app, protocol  # noqa: E402
+from pybroadcast import client as app  # noqa: E402
+from pybroadcast.dialects.native import NativeDialect  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Two cores: the hub gets one, the load (clients and publisher) the other.
@@ -115,7 +116,7 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
     time.sleep(0.5)  # let the "subscribed" acks land before the baseline
     report(controls)
     padding = "x" * 80
-    frame_size = len(protocol.message(channel, f"t={time.time():.6f}|{padding}"))
+    frame_size = len(NativeDialect().message(channel, f"t={time.time():.6f}|{padding}"))
     rows = []
     for rate in rates:
         cpu0, wall0 = [cpu_seconds(h.process.pid) for h in hubs], time.monotonic()

@@ -12,21 +12,22 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from . import protocol
 from .auth import Authenticator, request_info
 from .callbacks import CallbackAbandoned
+from .dialects import Dialect
 from .hub import Hub
 from .peer import Outbox, Peer
 from .settings import Settings
 
 log = logging.getLogger("pybroadcast")
 
-WS_PATH = "/ws"
 HEALTH_PATH = "/health"
 
 
 class Endpoint:
-    def __init__(self, settings: Settings, hub: Hub, authenticator: Authenticator, outbox: Outbox) -> None:
+    def __init__(self, settings: Settings, hub: Hub, authenticator: Authenticator, outbox: Outbox,
+                 dialects: list[Dialect]) -> None:
+        self._dialects = {dialect.path: dialect for dialect in dialects}
         self._origins = frozenset(settings.allowed_origins)
         self._any_origin = "*" in self._origins
         self._hub = hub
@@ -39,8 +40,10 @@ class Endpoint:
         path = request.path.partition("?")[0]
         if path == HEALTH_PATH:
             return connection.respond(http.HTTPStatus.OK, "ok\n")
-        if path != WS_PATH:
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "Not found; the WebSocket endpoint is /ws\n")
+        dialect = self._dialects.get(path)
+        if dialect is None:
+            paths = " or ".join(self._dialects)
+            return connection.respond(http.HTTPStatus.NOT_FOUND, f"Not found; the WebSocket endpoint is {paths}\n")
         origins = request.headers.get_all("Origin")
         origin = origins[0] if len(origins) == 1 else None  # two Origin headers: no one origin to trust
         if len(origins) > 1 or (not self._any_origin and origin not in self._origins):
@@ -54,25 +57,17 @@ class Endpoint:
         if user is None:
             log.info("rejected unauthenticated connection from %s", info["remote_addr"])
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "Not authenticated\n")
-        connection.pybroadcast_user = user  # type: ignore[attr-defined]
+        connection.pybroadcast = (user, dialect)  # type: ignore[attr-defined]
         return None
 
     async def handle(self, connection: ServerConnection) -> None:
-        peer = Peer(connection, f"{self._node}.{next(self._ids)}", connection.pybroadcast_user, self._outbox)  # type: ignore[attr-defined]
+        user, dialect = connection.pybroadcast  # type: ignore[attr-defined]
+        peer = Peer(connection, f"{self._node}.{next(self._ids)}", user, self._outbox, dialect)
         hub = self._hub
         hub.attach(peer)
         log.info("connected user=%s connection=%s from %s", peer.user, peer.id, _address(connection))
         try:
-            async for frame in connection:
-                try:
-                    action = protocol.parse(frame)
-                except protocol.ProtocolError as exc:
-                    peer.send(protocol.error(exc.code, str(exc), exc.channel))
-                    continue
-                if action.action == "subscribe":
-                    await hub.subscribe(peer, action.channel)
-                else:
-                    await hub.unsubscribe(peer, action.channel)
+            await dialect.serve(peer, connection, hub)
         except ConnectionClosed:
             pass
         finally:

@@ -1,6 +1,6 @@
 """One client WebSocket connection as the hub sees it, and its outbound queue.
 
-Frames are prepared once per message (``protocol.frame``) and written straight
+Frames are prepared once per message (by the peer's dialect) and written straight
 to the connection's transport; the :class:`Outbox` joins every frame a peer
 receives in one loop turn into one write. websockets' own ``broadcast()`` frames
 the message again for every connection and writes each one separately, which
@@ -26,9 +26,9 @@ class FramingError(RuntimeError):
 
 
 class Peer:
-    __slots__ = ("connection", "transport", "id", "user", "channels", "pending", "closed", "_outbox")
+    __slots__ = ("connection", "transport", "id", "user", "dialect", "channels", "pending", "closed", "_outbox")
 
-    def __init__(self, connection: Any, peer_id: str, user: str, outbox: Outbox) -> None:
+    def __init__(self, connection: Any, peer_id: str, user: str, outbox: Outbox, dialect: Any = None) -> None:
         if connection.protocol.extensions:
             names = ", ".join(type(e).__name__ for e in connection.protocol.extensions)
             raise FramingError(f"the connection negotiated {names}: frames written by the hub would corrupt it;"
@@ -37,6 +37,7 @@ class Peer:
         self.transport: asyncio.WriteTransport = connection.transport
         self.id = peer_id
         self.user = user
+        self.dialect = dialect  # pybroadcast.dialects.Dialect: how frames for this peer are made
         self.channels: set[str] = set()
         self.pending: list[bytes] = []
         self.closed = False

@@ -23,6 +23,7 @@ from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
 from .hooks import NAMES as callback_names
 from .connection import HubConnection
+from .dialects.native import NativeDialect
 from .drivers.hub_side import HubDriver
 from .endpoint import Endpoint
 from .errors import BroadcastError
@@ -137,7 +138,7 @@ class Runtime:
         authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
         if not authenticator.configured:
             log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
-        endpoint = Endpoint(settings, hub, authenticator, outbox)
+        endpoint = Endpoint(settings, hub, authenticator, outbox, [NativeDialect()])
         host, port = settings.listen
         try:
             await driver.start_serving(hub)
@@ -163,7 +164,7 @@ class Runtime:
         log.info("listening on %s (WebSocket endpoint /ws, driver %s)", bound, settings.driver)
         self._ready.set()
         await self._stopping.wait()
-        log.info("shutting down: closing %d connections with 1001", len(hub.peers))
+        log.info("shutting down: closing %d connections with 1001", len(hub.registry.peers))
         server.close()
         await server.wait_closed()
         await driver.stop_serving()

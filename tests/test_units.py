@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from pybroadcast import events, protocol, settings, validation
+from pybroadcast import events, settings, validation
+from pybroadcast.dialects import native as protocol
 from pybroadcast.drivers.redis import codec as event_codec
 
 
@@ -79,7 +80,7 @@ def test_event_codec_round_trip_and_rejects_garbage() -> None:
 
 def test_server_frames_are_complete_unmasked_text_frames() -> None:
     for size in (10, 200, 70000):
-        frame = protocol.message("c", "x" * size)
+        frame = protocol.NativeDialect().message("c", "x" * size)
         assert frame[0] == 0x81 and not frame[1] & 0x80
         payload = frame[2:] if size < 100 else frame[4:] if size < 65000 else frame[10:]
         assert json.loads(payload) == {"event": "message", "channel": "c", "data": "x" * size}

@@ -1,0 +1,98 @@
+"""The native dialect: JSON text frames on ``/ws`` (the README's wire protocol)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from .. import validation
+from . import Dialect, text_frame
+
+ACTIONS = ("subscribe", "unsubscribe")
+CLOSE_DISCONNECTED = 4001
+
+
+class ProtocolError(Exception):
+    """A bad client frame: answered with an ``error`` event, the connection stays open."""
+
+    def __init__(self, code: str, message: str, channel: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.channel = channel
+
+
+class Action(NamedTuple):
+    action: str
+    channel: str
+
+
+def parse(frame: str | bytes) -> Action:
+    if isinstance(frame, bytes):
+        raise ProtocolError("bad_frame", "binary frames are not supported; send JSON text")
+    try:
+        body = json.loads(frame)
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+        raise ProtocolError("bad_json", "frame is not valid JSON (or nested too deep)") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("bad_frame", "frame must be a JSON object")
+    action = body.get("action")
+    if action not in ACTIONS:
+        raise ProtocolError("unknown_action", f"unknown action {str(action)[:40]!r}; use subscribe or unsubscribe")
+    channel = body.get("channel")
+    if not isinstance(channel, str) or not validation.is_valid_channel(channel):
+        shown = channel[:60] if isinstance(channel, str) else None
+        raise ProtocolError("bad_channel", "channel must be 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :", shown)
+    return Action(action, channel)
+
+
+def frame(event: dict[str, Any]) -> bytes:
+    # "replace": a lone surrogate from a client's JSON ("\ud800") cannot be UTF-8;
+    # echoing it must not fail the connection (it closed with 1011).
+    return text_frame(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace"))
+
+
+def error(code: str, message: str, channel: str | None = None) -> bytes:
+    event: dict[str, Any] = {"event": "error", "code": code, "message": message}
+    if channel is not None:
+        event["channel"] = channel
+    return frame(event)
+
+
+class NativeDialect(Dialect):
+    """Contract in :class:`pybroadcast.dialects.Dialect`."""
+
+    path = "/ws"
+    disconnect_code = CLOSE_DISCONNECTED
+
+    def connected(self, user: str, connection_id: str) -> bytes:
+        return frame({"event": "connected", "user": user, "connection": connection_id})
+
+    def subscribed(self, channel: str) -> bytes:
+        return frame({"event": "subscribed", "channel": channel})
+
+    def unsubscribed(self, channel: str) -> bytes:
+        return frame({"event": "unsubscribed", "channel": channel})
+
+    def refused(self, channel: str, code: str, message: str) -> bytes:
+        return error(code, message, channel)
+
+    def message(self, channel: str, data: str) -> bytes:
+        return frame({"event": "message", "channel": channel, "data": data})
+
+    def direct(self, data: str) -> bytes:
+        return frame({"event": "direct", "data": data})
+
+    def presence(self, kind: str, channel: str, user: str) -> bytes:
+        return frame({"event": kind, "channel": channel, "user": user})
+
+    async def serve(self, peer: Any, connection: Any, hub: Any) -> None:
+        async for data in connection:
+            try:
+                action = parse(data)
+            except ProtocolError as exc:
+                peer.send(error(exc.code, str(exc), exc.channel))
+                continue
+            if action.action == "subscribe":
+                await hub.subscribe(peer, action.channel)
+            else:
+                await hub.unsubscribe(peer, action.channel)

@@ -1,0 +1,55 @@
+"""Who is connected to this node, and where: connections, users, channels.
+
+No I/O and no wire format: the hub (:mod:`pybroadcast.hub`) decides, this
+records. A channel's subscribers are grouped by dialect, so that the hub
+encodes each event once per dialect and the fan-out loop stays one write per peer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.peers: dict[str, Any] = {}  # connection id -> Peer
+        self.users: dict[str, set[Any]] = {}  # user -> their Peers on this node
+        self.channels: dict[str, dict[Any, set[Any]]] = {}  # channel -> dialect -> Peers
+
+    def add_peer(self, peer: Any) -> None:
+        self.peers[peer.id] = peer
+        self.users.setdefault(peer.user, set()).add(peer)
+
+    def remove_peer(self, peer: Any) -> None:
+        self.peers.pop(peer.id, None)
+        mine = self.users.get(peer.user)
+        if mine is not None:
+            mine.discard(peer)
+            if not mine:
+                del self.users[peer.user]
+
+    def add(self, peer: Any, channel: str) -> bool:
+        """Put `peer` in `channel`; True when it is the channel's first subscriber on this node."""
+        peer.channels.add(channel)
+        groups = self.channels.get(channel)
+        first = groups is None
+        if first:
+            groups = self.channels[channel] = {}
+        groups.setdefault(peer.dialect, set()).add(peer)
+        return first
+
+    def remove(self, peer: Any, channel: str) -> bool:
+        """Take `peer` out of `channel`; True when it was the channel's last subscriber on this node."""
+        peer.channels.discard(channel)
+        groups = self.channels.get(channel)
+        if groups is None:
+            return False
+        peers = groups.get(peer.dialect)
+        if peers is not None:
+            peers.discard(peer)
+            if not peers:
+                del groups[peer.dialect]
+        if groups:
+            return False
+        del self.channels[channel]
+        return True
