@@ -20,22 +20,22 @@ def _import_copy(tmp_path, change) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_built_package_imports(tmp_path) -> None:
-    assert list((ROOT / "pybroadcast").glob("wire.*.so")), "the hub is not compiled in place"
+    assert list((ROOT / "pybroadcast").glob("validation.*.so")), "the hub is not compiled in place"
     assert _import_copy(tmp_path, lambda copy: None).returncode == 0
 
 
 def test_a_source_edited_after_make_is_refused_with_run_make(tmp_path) -> None:
     def edit(copy) -> None:
-        source = copy / "wire.py"
+        source = copy / "validation.py"
         source.write_text(source.read_text() + "\n# edited\n")
-        later = os.stat(next(copy.glob("wire.*.so"))).st_mtime + 5
+        later = os.stat(next(copy.glob("validation.*.so"))).st_mtime + 5
         os.utime(source, (later, later))
 
     result = _import_copy(tmp_path, edit)
     assert result.returncode != 0
-    assert "wire.py changed after it was compiled: run make" in result.stderr
+    assert "validation.py changed after it was compiled: run make" in result.stderr
 
 
 def test_a_compiled_module_without_its_source_is_refused(tmp_path) -> None:
-    result = _import_copy(tmp_path, lambda copy: (copy / "wire.py").unlink())
+    result = _import_copy(tmp_path, lambda copy: (copy / "validation.py").unlink())
     assert result.returncode != 0 and "has no source any more: run make" in result.stderr
