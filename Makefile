@@ -12,7 +12,7 @@ HUB_SRC   := $(shell find pybroadcast -name "*.py")
 EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h)
 CORE_SRC  := $(wildcard ext/core/*.c ext/core/*.h) ext/php_pybroadcast.h
 
-.PHONY: all deps venv hub ext core stub install demo test fuzz bench clean
+.PHONY: all deps venv hub ext core stub stub-parser install demo test fuzz bench clean
 
 all: hub ext core
 
@@ -62,11 +62,13 @@ core: $(CORE)
 
 # Regenerates ext/pybroadcast_arginfo.h from the stub, offline: gen_stub.php
 # wants to download PHP-Parser; Debian's php-parser package provides it.
-stub: $(EXT_BUILD)/Makefile
+stub: stub-parser
+	$(PHP) $(EXT_BUILD)/build/gen_stub.php -f ext/pybroadcast.stub.php
+
+stub-parser: $(EXT_BUILD)/Makefile
 	@version=$$(sed -n 's/.*\$$version = "\(.*\)";/\1/p' $(EXT_BUILD)/build/gen_stub.php | head -1); \
 	  mkdir -p $(EXT_BUILD)/build/PHP-Parser-$$version/lib; \
 	  ln -sfn /usr/share/php/PhpParser $(EXT_BUILD)/build/PHP-Parser-$$version/lib/PhpParser
-	$(PHP) $(EXT_BUILD)/build/gen_stub.php -f ext/pybroadcast.stub.php
 
 install: all
 	$(MAKE) -s -C $(EXT_BUILD) install

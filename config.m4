@@ -18,6 +18,18 @@ PHP_ARG_WITH([pybroadcast-core],
   [no], [no])
 
 if test "$PHP_PYTHON" != "no"; then
+  dnl The code uses PHP 8.1 APIs and keeps per-process state (one interpreter, one
+  dnl hub thread): refuse what it does not support rather than build something that breaks.
+  AC_MSG_CHECKING([for a PHP that pybroadcast supports])
+  PYB_PHP_VERNUM=`$PHP_CONFIG --vernum 2>/dev/null`
+  PYB_PHP_VERSION=`$PHP_CONFIG --version 2>/dev/null`
+  if test -z "$PYB_PHP_VERNUM" || test "$PYB_PHP_VERNUM" -lt 80100; then
+    AC_MSG_ERROR([pybroadcast needs PHP 8.1 or later; $PHP_CONFIG reports PHP ${PYB_PHP_VERSION:-unknown}])
+  fi
+  if test "$PHP_THREAD_SAFETY" = "yes"; then
+    AC_MSG_ERROR([pybroadcast supports non-thread-safe (NTS) PHP only; this PHP ($PYB_PHP_VERSION) is ZTS])
+  fi
+  AC_MSG_RESULT([PHP $PYB_PHP_VERSION, NTS])
   if test "$PHP_PYTHON" = "yes"; then
     PHP_PYTHON=python3
   fi

@@ -73,12 +73,14 @@ const pyb_core_api *pyb_core(void)
     pyb_core_init_fn init = handle ? (pyb_core_init_fn) dlsym(handle, PYB_CORE_INIT_SYMBOL) : NULL;
     if (!init) {
         zend_throw_exception_ex(pyb_exception_ce, 0, "cannot load the pybroadcast core %s: %s", path, dlerror());
+        if (handle) dlclose(handle);
         return NULL;
     }
     const pyb_host host = { .exception_ce = pyb_exception_ce };
     const pyb_core_api *api = init(&host);
     if (!api || api->version != PYB_CORE_API_VERSION) {
         zend_throw_exception_ex(pyb_exception_ce, 0, "%s is from another pybroadcast build (rebuild with make)", path);
+        dlclose(handle);  /* nothing of it runs yet: init only records the host */
         return NULL;
     }
     core = api;

@@ -57,3 +57,12 @@ def test_c_reaches_python_only_through_the_seam() -> None:
     called |= set(re.findall(r'PyObject_CallMethod\(module, "(\w+)"', text))
     called |= set(re.findall(r'PyObject_GetAttrString\(module, "(\w+)"', text))
     assert called and called <= set(seam.__all__), called - set(seam.__all__)
+
+
+def test_a_php_array_containing_itself_is_a_value_error_not_a_crash() -> None:
+    code = ("$a = ['x']; $a[] = &$a; $deep = 1; for ($i = 0; $i < 100; $i++) { $deep = [$deep]; }"
+            "foreach ([$a, $deep] as $value) { try { new PyBroadcast\\Server(['allowed_origins' => $value]); }"
+            " catch (ValueError $e) { echo $e->getMessage(), \"\\n\"; } }")
+    result = run_php(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("nested over 64 levels") == 2, result.stdout

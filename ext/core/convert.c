@@ -1,8 +1,14 @@
 /* Values between PHP and Python. PHP strings become bytes, because PHP strings
  * are bytes: the Python side decodes (and rejects invalid UTF-8) where text is
- * required. Python str becomes a PHP string in UTF-8. */
+ * required. Python str becomes a PHP string in UTF-8. Nesting is bounded both
+ * ways (a PHP array can contain a reference to itself). */
 #include "core.h"
 #include "zend_smart_str.h"
+
+#define MAX_DEPTH 64
+
+static PyObject *from_zval(zval *value, int depth);
+static bool to_zval(PyObject *object, zval *result, int depth);
 
 static PyObject *key_from_zend(zend_ulong index, zend_string *key)
 {
@@ -11,7 +17,21 @@ static PyObject *key_from_zend(zend_ulong index, zend_string *key)
 
 PyObject *pyb_from_zval(zval *value)
 {
+    return from_zval(value, 0);
+}
+
+bool pyb_to_zval(PyObject *object, zval *result)
+{
+    return to_zval(object, result, 0);
+}
+
+static PyObject *from_zval(zval *value, int depth)
+{
     ZVAL_DEREF(value);
+    if (depth > MAX_DEPTH) {
+        PyErr_Format(PyExc_ValueError, "a PHP array nested over %d levels (or containing itself)", MAX_DEPTH);
+        return NULL;
+    }
     switch (Z_TYPE_P(value)) {
     case IS_NULL:  Py_RETURN_NONE;
     case IS_FALSE: Py_RETURN_FALSE;
@@ -28,7 +48,7 @@ PyObject *pyb_from_zval(zval *value)
         zval *item;
         if (!result) return NULL;
         ZEND_HASH_FOREACH_KEY_VAL(table, index, key, item) {
-            PyObject *converted = pyb_from_zval(item);
+            PyObject *converted = from_zval(item, depth + 1);
             int failed;
             if (!converted) { Py_DECREF(result); return NULL; }
             if (is_list) {
@@ -67,8 +87,12 @@ static bool set_key(zval *array, PyObject *key, zval *item)
     return true;
 }
 
-bool pyb_to_zval(PyObject *object, zval *result)
+static bool to_zval(PyObject *object, zval *result, int depth)
 {
+    if (depth > MAX_DEPTH) {
+        PyErr_Format(PyExc_ValueError, "a value nested over %d levels (or containing itself)", MAX_DEPTH);
+        return false;
+    }
     if (object == Py_None) {
         ZVAL_NULL(result);
     } else if (PyBool_Check(object)) {
@@ -99,7 +123,7 @@ bool pyb_to_zval(PyObject *object, zval *result)
         array_init_size(result, (uint32_t) count);
         for (Py_ssize_t i = 0; i < count; i++) {
             zval item;
-            if (!pyb_to_zval(PySequence_Fast_GET_ITEM(fast, i), &item)) {
+            if (!to_zval(PySequence_Fast_GET_ITEM(fast, i), &item, depth + 1)) {
                 Py_DECREF(fast);
                 zval_ptr_dtor(result);
                 return false;
@@ -113,7 +137,7 @@ bool pyb_to_zval(PyObject *object, zval *result)
         array_init_size(result, (uint32_t) PyDict_Size(object));
         while (PyDict_Next(object, &pos, &key, &value)) {
             zval item;
-            if (!pyb_to_zval(value, &item)) { zval_ptr_dtor(result); return false; }
+            if (!to_zval(value, &item, depth + 1)) { zval_ptr_dtor(result); return false; }
             if (!set_key(result, key, &item)) { zval_ptr_dtor(&item); zval_ptr_dtor(result); return false; }
         }
     } else {

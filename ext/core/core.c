@@ -3,7 +3,7 @@
 
 _Static_assert(sizeof(Py_ssize_t) == sizeof(ssize_t), "the module passes y# lengths as ssize_t");
 
-zend_class_entry *pyb_exception_ce;
+zend_class_entry *pyb_host_exception_ce;
 static PyObject *client_module;
 
 /* Calls pybroadcast.seam.<function>(ini, *args), args built by Py_BuildValue
@@ -60,6 +60,6 @@ static const pyb_core_api api = {
 
 PHPAPI const pyb_core_api *pyb_core_init(const pyb_host *host)
 {
-    pyb_exception_ce = host->exception_ce;
+    pyb_host_exception_ce = host->exception_ce;
     return &api;
 }

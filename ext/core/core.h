@@ -8,7 +8,8 @@
 
 #include "php_pybroadcast.h"
 
-extern zend_class_entry *pyb_exception_ce;
+/* PyBroadcast\Exception, handed over by the module at init (the module owns the class). */
+extern zend_class_entry *pyb_host_exception_ce;
 
 /* embed.c: the interpreter, started lazily and at most once per process. */
 bool pyb_ensure_python(void);          /* false: a PyBroadcast\Exception was thrown */

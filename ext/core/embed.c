@@ -79,7 +79,7 @@ static bool fail(const char *what, const char *detail)
     start_failed = true;
     snprintf(start_error, sizeof start_error, "cannot start the embedded Python: %s%s%s",
              what, detail ? ": " : "", detail ? detail : "");
-    zend_throw_exception(pyb_exception_ce, start_error, 0);
+    zend_throw_exception(pyb_host_exception_ce, start_error, 0);
     return false;
 }
 
@@ -133,7 +133,7 @@ bool pyb_ensure_python(void)
 {
     if (started) return true;
     if (start_failed) {  /* never re-initialize: report the first failure again */
-        zend_throw_exception(pyb_exception_ce, start_error, 0);
+        zend_throw_exception(pyb_host_exception_ce, start_error, 0);
         return false;
     }
     return start_python();
@@ -216,7 +216,7 @@ void pyb_throw_python_error(void)
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     if (!type) {
-        zend_throw_exception(pyb_exception_ce, "pybroadcast internal error: no Python error set", 0);
+        zend_throw_exception(pyb_host_exception_ce, "pybroadcast internal error: no Python error set", 0);
         return;
     }
     PyErr_NormalizeException(&type, &value, &traceback);
@@ -236,10 +236,10 @@ void pyb_throw_python_error(void)
         zend_long number = code && PyLong_Check(code) ? (zend_long) PyLong_AsLong(code) : 0;
         Py_XDECREF(code);
         PyErr_Clear();
-        zend_throw_exception(pyb_exception_ce, message, number);
+        zend_throw_exception(pyb_host_exception_ce, message, number);
     } else {
         /* Unexpected: keep the traceback in the log, give PHP one line. */
-        zend_throw_exception_ex(pyb_exception_ce, 0, "pybroadcast internal error: %s: %s",
+        zend_throw_exception_ex(pyb_host_exception_ce, 0, "pybroadcast internal error: %s: %s",
                                 ((PyTypeObject *) type)->tp_name, message);
         Py_XINCREF(type); Py_XINCREF(value); Py_XINCREF(traceback);
         PyErr_Restore(type, value, traceback);
