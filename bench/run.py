@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
-from support import EXT, LogWatcher, free_port, php_command, short_tempdir  # noqa: E402
+from harness.processes import EXT, LogWatcher, free_port, php_command, short_tempdir  # noqa: E402
 
 from bench.clients import worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
@@ -257,7 +257,7 @@ def main() -> None:
     if args.quick:
         args.subscribers, args.rates, args.seconds, args.idle = 100, "50", 1, 200
     rates = [int(r) for r in args.rates.split(",")]
-    from redis_server import RedisServer
+    from harness.redis_server import RedisServer
 
     redis = RedisServer()
     try:

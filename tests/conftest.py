@@ -4,7 +4,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from redis_server import RedisServer
+from harness.redis_server import RedisServer
 from support import Hub
 
 

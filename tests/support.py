@@ -7,97 +7,17 @@ import base64
 import hashlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
-import tempfile
-import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parent.parent
-PHP = os.environ.get("PHP", "php")
-EXT = os.environ.get("EXT", str(ROOT / "modules" / "pybroadcast.so"))
-ORIGIN = "http://app.test"
-
-
-def php_command(*args: str, ini: dict[str, str] | None = None) -> list[str]:
-    """php with no php.ini but the extension: the same on every machine."""
-    command = [PHP, "-n", "-d", f"extension={EXT}"]
-    for name, value in (ini or {}).items():
-        if any(c in value for c in '=;&|"'):  # the INI parser would cut the value short
-            value = f'"{value}"'
-        command += ["-d", f"{name}={value}"]
-    return command + list(args)
-
-
-def run_php(code: str, ini: dict[str, str] | None = None, env: dict[str, str] | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(php_command("-r", code, ini=ini), capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def php_string(text: str) -> str:
-    """A PHP expression for exactly these bytes."""
-    return f"base64_decode('{base64.b64encode(text.encode()).decode()}')"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def short_tempdir() -> str:
-    """Unix socket paths are limited to 107 bytes: keep them short."""
-    return tempfile.mkdtemp(prefix="pyb", dir="/tmp")
-
-
-class LogWatcher:
-    """Collects a stream's lines on a thread; tests await lines instead of sleeping."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._closed = False
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream: Any) -> None:
-        for line in stream:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = 10.0, count: int = 1) -> list[re.Match[str]]:
-        """Wait until `count` lines match; returns the matches."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = [m for m in map(regex.search, self.lines) if m]
-                if len(found) >= count:
-                    return found[:count]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closed:
-                    raise AssertionError(
-                        f"no {count} line(s) matching {pattern!r}; log so far:\n" + "\n".join(self.lines[-40:])
-                    )
-                self._cond.wait(remaining)
-
-    def matching(self, pattern: str) -> list[str]:
-        regex = re.compile(pattern)
-        with self._cond:
-            return [line for line in self.lines if regex.search(line)]
-
-    async def await_for(self, pattern: str, timeout: float = 10.0, count: int = 1) -> list[re.Match[str]]:
-        return await asyncio.to_thread(self.wait_for, pattern, timeout, count)
+from harness.processes import (  # noqa: F401  (re-exported for the tests)
+    EXT, ORIGIN, PHP, ROOT, LogWatcher, free_port, php_command, php_string, run_php, short_tempdir,
+)
 
 
 class Hub:

@@ -9,7 +9,7 @@ import tempfile
 
 import redis
 
-from support import LogWatcher, free_port
+from .processes import LogWatcher, free_port
 
 
 class RedisServer:

@@ -1,0 +1,1 @@
+"""What the tests and the benchmarks share: real processes and a real redis-server."""
