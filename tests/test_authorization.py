@@ -1,4 +1,4 @@
-"""private- and presence- channels need onAuthorize (SPEC: Channels)."""
+"""private- and presence- channels need onAuthorize (README: Channels, authorization and presence)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Before the upgrade: Origin, authentication, paths (SPEC: Handshake)."""
+"""Before the upgrade: Origin, authentication, paths (README: Wire protocol)."""
 
 from __future__ import annotations
 

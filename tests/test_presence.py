@@ -1,4 +1,4 @@
-"""Presence: onJoin/onLeave once per transition, join/leave events (SPEC: Presence semantics)."""
+"""Presence: onJoin/onLeave once per transition, join/leave events (README: Channels, authorization and presence)."""
 
 from __future__ import annotations
 

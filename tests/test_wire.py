@@ -1,4 +1,4 @@
-"""After the upgrade: subscribe/unsubscribe, errors, size limit (SPEC: Wire protocol)."""
+"""After the upgrade: subscribe/unsubscribe, errors, size limit (README: Wire protocol)."""
 
 from __future__ import annotations
 
