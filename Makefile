@@ -9,8 +9,7 @@ EXT       := modules/pybroadcast.so
 CORE      := modules/pybroadcast_core.so
 PHP_EXT   := $(PHP) -n -d extension=$(CURDIR)/$(EXT)
 HUB_SRC   := $(shell find pybroadcast -name "*.py")
-EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h)
-CORE_SRC  := $(wildcard ext/core/*.c ext/core/*.h) ext/php_pybroadcast.h
+EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h ext/core/*.c ext/core/*.h) ext/core/Makefile.frag
 
 .PHONY: all deps venv hub ext core stub stub-parser install demo test fuzz bench clean
 
@@ -33,32 +32,21 @@ build/hub.stamp: $(HUB_SRC) setup.py $(VPY)
 
 hub: build/hub.stamp
 
-# --- the C extension, built with phpize in build/php ------------------------
-$(EXT_BUILD)/Makefile: config.m4 $(VPY)
+# --- the C extension and its core, built with phpize in build/php ------------
+# The core embeds Python: the module dlopen()s it on first use, so that PHP
+# processes that never call pybroadcast never load libpython (config.m4).
+$(EXT_BUILD)/Makefile: config.m4 ext/core/Makefile.frag $(VPY)
 	rm -rf $(EXT_BUILD) && mkdir -p $(EXT_BUILD)
 	cp -p config.m4 $(EXT_BUILD)/ && cp -rp ext $(EXT_BUILD)/
 	cd $(EXT_BUILD) && $(PHPIZE) >/dev/null && ./configure -q --with-python=$(VPY) \
 	  --with-pybroadcast-hub=$(CURDIR) --with-pybroadcast-core=$(CURDIR)/$(CORE)
 
-$(EXT): $(EXT_BUILD)/Makefile $(EXT_SRC) ext/pybroadcast_arginfo.h
-	cp -p ext/*.c ext/*.h ext/*.php $(EXT_BUILD)/ext/
+$(EXT) $(CORE) &: $(EXT_BUILD)/Makefile $(EXT_SRC) ext/pybroadcast_arginfo.h
+	cp -p ext/*.c ext/*.h ext/*.php $(EXT_BUILD)/ext/ && cp -p ext/core/*.c ext/core/*.h $(EXT_BUILD)/ext/core/
 	$(MAKE) -s -C $(EXT_BUILD)
-	mkdir -p modules && cp $(EXT_BUILD)/modules/pybroadcast.so $(EXT)
+	mkdir -p modules && cp $(EXT_BUILD)/modules/pybroadcast.so $(EXT) && cp $(EXT_BUILD)/modules/pybroadcast_core.so $(CORE)
 
-ext: $(EXT)
-
-# The core embeds Python: a plain shared object that the module dlopen()s on
-# first use, so that PHP processes that never call pybroadcast never load libpython.
-PY_CONFIG = $(VPY) -c "import sysconfig as s; v = s.get_config_var;
-$(CORE): $(CORE_SRC) $(VPY)
-	mkdir -p modules
-	$(CC) -shared -fPIC -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -I ext $$($(PHP)-config --includes 2>/dev/null || php-config --includes) \
-	  -I $$($(PY_CONFIG) print(s.get_paths()['include'])") \
-	  ext/core/*.c -o $@ \
-	  $$($(PY_CONFIG) print(f\"-L{v('LIBDIR')} -Wl,-rpath,{v('LIBDIR')} -lpython{v('LDVERSION')}\")")
-
-core: $(CORE)
+ext core: $(EXT) $(CORE)
 
 # Regenerates ext/pybroadcast_arginfo.h from the stub, offline: gen_stub.php
 # wants to download PHP-Parser; Debian's php-parser package provides it.

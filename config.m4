@@ -1,6 +1,7 @@
 dnl pybroadcast: a PHP extension that embeds CPython to run the realtime hub.
 dnl This builds the PHP module (modules/pybroadcast.so), which does not link
-dnl libpython; the core that does (pybroadcast_core.so) is built by the Makefile.
+dnl libpython, and the core that does (modules/pybroadcast_core.so), which the
+dnl module dlopen()s on first use: both with PHP's own compiler flags and libtool.
 PHP_ARG_WITH([python],
   [for the Python that pybroadcast embeds],
   [AS_HELP_STRING([--with-python=PATH],
@@ -56,4 +57,15 @@ if test "$PHP_PYTHON" != "no"; then
 
   PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c], [$ext_shared])
   PHP_ADD_BUILD_DIR([$ext_builddir/ext])
+
+  dnl The core: a plain shared object (not a PHP module) that embeds Python.
+  PYB_PY_CFLAGS=`$PHP_PYTHON -c "import sysconfig as s; print('-I' + s.get_paths()[['include']])"`
+  PYB_PY_LIBS=`$PHP_PYTHON -c "import sysconfig as s; v = s.get_config_var; print(f\"-L{v('LIBDIR')} -Wl,-rpath,{v('LIBDIR')} -lpython{v('LDVERSION')}\")"`
+  PHP_ADD_BUILD_DIR([$ext_builddir/ext/core])
+  PHP_ADD_SOURCES_X([PHP_EXT_DIR(pybroadcast)/ext/core], [convert.c core.c embed.c hub_runner.c],
+                    [$PYB_PY_CFLAGS -I$ext_srcdir/ext -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers],
+                    [shared_objects_pybroadcast_core], [yes])
+  PHP_SUBST([shared_objects_pybroadcast_core])
+  PHP_SUBST([PYB_PY_LIBS])
+  PHP_ADD_MAKEFILE_FRAGMENT([$ext_srcdir/ext/core/Makefile.frag])
 fi
