@@ -11,6 +11,7 @@ import glob
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,13 +51,14 @@ def rss_kib(pid: int) -> int:
 
 
 class HubProcess:
-    def __init__(self, options: dict[str, Any] | None = None, cpus: set[int] | None = None) -> None:
+    def __init__(self, options: dict[str, Any] | None = None, cpus: set[int] | None = None,
+                 ini: dict[str, str] | None = None) -> None:
         self.dir = short_tempdir()
         self.port = free_port()
         self.socket = os.path.join(self.dir, "hub.sock")
         opts = {"listen": f"127.0.0.1:{self.port}", "socket": self.socket, "allowed_origins": "*", **(options or {})}
         self.process = subprocess.Popen(
-            ["taskset", "-c", ",".join(map(str, cpus or HUB_CPUS)), *php_command(str(ROOT / "bench" / "hub.php"))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            ["taskset", "-c", ",".join(map(str, cpus or HUB_CPUS)), *php_command(str(ROOT / "bench" / "hub.php"), ini=ini)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "INFO"})
         self.log = LogWatcher(self.process.stdout)
         self.ini = {"socket": self.socket.encode(), **{k: str(v).encode() for k, v in (options or {}).items()
@@ -101,10 +103,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
-           redis_url: str | None = None) -> list[dict[str, Any]]:
+           redis_url: str | None = None, hub_ini: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One hub with the memory driver, or (redis_url) two hubs, one per core, with Redis between them."""
     if redis_url is None:
-        hubs = [HubProcess()]
+        hubs = [HubProcess(ini=hub_ini)]
         load_cpus = LOAD_CPUS
     else:
         options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"bench{os.getpid()}"}
@@ -155,6 +157,19 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         control.send("stop")
     for h in hubs:
         h.stop()
+    return rows
+
+
+def compiled_vs_pure(subscribers: int, rate: int, seconds: float) -> list[dict[str, Any]]:
+    """The same fan-out with the Cython-compiled hub and with its pure-Python source."""
+    pure = Path(tempfile.mkdtemp(prefix="pyb-pure"))
+    shutil.copytree(ROOT / "pybroadcast", pure / "pybroadcast", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    rows = []
+    for build, ini in (("compiled", None), ("pure Python", {"pybroadcast.hub_path": str(pure)})):
+        row = fanout(subscribers, [rate], seconds, processes=1, hub_ini=ini)[0]
+        rows.append({"hub": build, **{k: row[k] for k in ("offered_per_s", "delivered_per_s", "delivered_pct",
+                                                           "p50_ms", "p99_ms", "hub_cpu_pct")}})
+    shutil.rmtree(pure)
     return rows
 
 
@@ -267,6 +282,7 @@ def main() -> None:
         redis.stop()
     results = {
         "fanout": fanout(args.subscribers, rates, args.seconds, processes=1) + two_nodes,
+        "compiled": compiled_vs_pure(args.subscribers, max(rates), args.seconds),
         "memory": [memory_per_connection(args.idle, processes=2)],
         "fpm": [fpm_costs(samples=5 if args.quick else 15), redis_first_call],
         "load": [load_cost(runs=5 if args.quick else 30)],
@@ -276,6 +292,7 @@ def main() -> None:
     print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
     print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis)",
                 results["fanout"]))
+    print(table("What compiling the hub with Cython buys (one node, the highest rate)", results["compiled"]))
     print(table("Idle memory per connection (hub RSS)", results["memory"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
     print(table("Loading the extension without calling it (php -r '')", results["load"]))
