@@ -13,6 +13,7 @@ import os
 from typing import Any, AsyncIterator, Callable
 
 from pybroadcast import drivers, settings
+from harness.processes import short_tempdir
 from pybroadcast.drivers.hub_side import HubDriver
 
 DRIVERS: dict[str, Callable[[Any], Any]] = {}
@@ -42,7 +43,7 @@ async def _made(options: dict[str, Any]) -> AsyncIterator[Callable[[], HubDriver
 
 @driver("memory")
 async def memory_driver(request: Any) -> AsyncIterator[Callable[[], HubDriver]]:
-    async for make in _made({"driver": "memory"}):
+    async for make in _made({"driver": "memory", "socket": os.path.join(short_tempdir(), "hub.sock")}):
         yield make
 
 
