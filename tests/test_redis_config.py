@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from redis_server import RedisServer
+from harness.redis_server import RedisServer
 from support import client, next_event, run_php, subscribe
 
 _users = itertools.count()
