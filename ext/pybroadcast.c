@@ -100,29 +100,35 @@ static void call_client(zval *return_value, const char *function, const char *fo
 }
 
 #define STR(s) ZSTR_VAL(s), (ssize_t) ZSTR_LEN(s)
+/* an optional string: "y#" makes a NULL pointer None */
+#define OPT_STR(s) (s) ? ZSTR_VAL(s) : NULL, (ssize_t) ((s) ? ZSTR_LEN(s) : 0)
 
 PHP_FUNCTION(broadcast)
 {
-    zend_string *channel, *message;
-    ZEND_PARSE_PARAMETERS_START(2, 2)
+    zend_string *channel, *message, *event = NULL;
+    ZEND_PARSE_PARAMETERS_START(2, 3)
         Z_PARAM_STR(channel)
         Z_PARAM_STR(message)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_STR_OR_NULL(event)
     ZEND_PARSE_PARAMETERS_END();
-    call_client(NULL, "broadcast", "(y#y#)", STR(channel), STR(message));
+    call_client(NULL, "broadcast", "(y#y#y#)", STR(channel), STR(message), OPT_STR(event));
 }
 
 PHP_FUNCTION(broadcastToUser)
 {
-    zend_string *user = NULL, *message;
+    zend_string *user = NULL, *message, *event = NULL;
     zend_long user_number = 0;
-    ZEND_PARSE_PARAMETERS_START(2, 2)
+    ZEND_PARSE_PARAMETERS_START(2, 3)
         Z_PARAM_STR_OR_LONG(user, user_number)
         Z_PARAM_STR(message)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_STR_OR_NULL(event)
     ZEND_PARSE_PARAMETERS_END();
     if (user) {
-        call_client(NULL, "broadcast_to_user", "(y#y#)", STR(user), STR(message));
+        call_client(NULL, "broadcast_to_user", "(y#y#y#)", STR(user), STR(message), OPT_STR(event));
     } else {
-        call_client(NULL, "broadcast_to_user", "(Ly#)", (long long) user_number, STR(message));
+        call_client(NULL, "broadcast_to_user", "(Ly#y#)", (long long) user_number, STR(message), OPT_STR(event));
     }
 }
 

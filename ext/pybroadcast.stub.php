@@ -3,11 +3,14 @@
 /** @generate-class-entries */
 
 namespace {
-    /** Sends $message to every subscriber of $channel, on every node. */
-    function broadcast(string $channel, string $message): void {}
+    /**
+     * Sends $message to every subscriber of $channel, on every node. $event is the
+     * event name Pusher clients bind to (default "message"); native clients get it as "name".
+     */
+    function broadcast(string $channel, string $message, ?string $event = null): void {}
 
-    /** Sends $message to every connection of one user, on every node. */
-    function broadcastToUser(int|string $userId, string $message): void {}
+    /** Sends $message to every connection of one user, on every node ($event as for broadcast()). */
+    function broadcastToUser(int|string $userId, string $message, ?string $event = null): void {}
 
     /**
      * The users present in $channel, each once, across every node.

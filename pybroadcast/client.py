@@ -24,15 +24,17 @@ _settings_cache: dict[tuple[Any, ...], settings_mod.Settings] = {}
 _routes: dict[tuple[Any, ...], AppRoute] = {}
 
 
-def broadcast(ini: Mapping[str, Any], channel: bytes, message: bytes) -> None:
+def broadcast(ini: Mapping[str, Any], channel: bytes, message: bytes, name: bytes | None = None) -> None:
     settings = _settings(ini)
-    event = Event(MESSAGE, validation.channel(channel), validation.message(message, settings.max_message_size))
+    event = Event(MESSAGE, validation.channel(channel), validation.message(message, settings.max_message_size),
+                  validation.event_name(name))
     _route(settings).publish(event)
 
 
-def broadcast_to_user(ini: Mapping[str, Any], user: bytes | int, message: bytes) -> None:
+def broadcast_to_user(ini: Mapping[str, Any], user: bytes | int, message: bytes, name: bytes | None = None) -> None:
     settings = _settings(ini)
-    event = Event(DIRECT, validation.user_id(user), validation.message(message, settings.max_message_size))
+    event = Event(DIRECT, validation.user_id(user), validation.message(message, settings.max_message_size),
+                  validation.event_name(name))
     _route(settings).publish(event)
 
 

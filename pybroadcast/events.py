@@ -12,15 +12,17 @@ USER_KINDS = frozenset((DIRECT, DISCONNECT))  # addressed to a user, so every no
 
 
 class Event(tuple):
-    """(kind, target, data): a tuple, so it unpacks and compares as one.
+    """(kind, target, data, name): a tuple, so it unpacks and compares as one.
 
-    Not a NamedTuple: that would make app processes import typing (~4 ms).
+    ``name`` is the application's event name (``broadcast()``'s ``$event``), ""
+    when none was given. Not a NamedTuple: that would make app processes import
+    typing (~4 ms).
     """
 
     __slots__ = ()
 
-    def __new__(cls, kind: str, target: str, data: str = "") -> Event:
-        return tuple.__new__(cls, (kind, target, data))
+    def __new__(cls, kind: str, target: str, data: str = "", name: str = "") -> Event:
+        return tuple.__new__(cls, (kind, target, data, name))
 
     @property
     def kind(self) -> str:
@@ -33,6 +35,10 @@ class Event(tuple):
     @property
     def data(self) -> str:
         return self[2]
+
+    @property
+    def name(self) -> str:
+        return self[3]
 
     def __repr__(self) -> str:
         return f"Event{tuple.__repr__(self)}"

@@ -118,12 +118,12 @@ class Hub:
 
     def deliver(self, event: Event) -> None:
         """Broker sink: one frame per dialect, queued for every local recipient."""
-        kind, target, data = event
+        kind, target, data, name = event
         if kind == MESSAGE:
             groups = self.registry.channels.get(target)
             if groups:
                 for dialect, peers in groups.items():
-                    frame = dialect.message(target, data)
+                    frame = dialect.message(target, data, name)
                     for peer in peers:
                         peer.send(frame)
         elif kind == DIRECT:
@@ -133,7 +133,7 @@ class Hub:
                 for peer in mine:
                     frame = frames.get(peer.dialect)
                     if frame is None:
-                        frame = frames[peer.dialect] = peer.dialect.direct(data)
+                        frame = frames[peer.dialect] = peer.dialect.direct(data, name)
                     peer.send(frame)
         elif kind == DISCONNECT:
             for peer in list(self.registry.users.get(target, ())):

@@ -6,8 +6,8 @@ the names below; ``tests/test_seam.py`` checks the C side against them.
 App processes (``core.c``), each ``f(ini, *args)``, where ``ini`` is a dict of
 the ``pybroadcast.*`` php.ini values that are set (bytes):
 
-* ``broadcast(ini, channel: bytes, message: bytes) -> None``
-* ``broadcast_to_user(ini, user: bytes | int, message: bytes) -> None``
+* ``broadcast(ini, channel: bytes, message: bytes, event: bytes | None) -> None``
+* ``broadcast_to_user(ini, user: bytes | int, message: bytes, event: bytes | None) -> None``
 * ``channel_users(ini, channel: bytes) -> list[str]``
 * ``disconnect_user(ini, user: bytes | int) -> None``
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 CHANNEL_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-=@,.;:"
 MAX_CHANNEL = 200
 MAX_USER_ID = 200
+MAX_EVENT_NAME = 200
 
 PRIVATE_PREFIXES = ("private-", "presence-")
 
@@ -47,6 +48,16 @@ def message(value: bytes | str, max_size: int) -> str:
     if size > max_size:
         raise ValueError(f"message is {size} bytes, over max_message_size ({max_size})")
     return text(value, "message")
+
+
+def event_name(value: bytes | str | None) -> str:
+    """An application event name (Pusher clients bind to it); "" when none was given."""
+    if value is None:
+        return ""
+    name = text(value, "event name")
+    if not name or len(name.encode()) > MAX_EVENT_NAME or not name.isprintable():
+        raise ValueError(f"invalid event name {name[:60]!r}: use 1-{MAX_EVENT_NAME} printable characters, or null")
+    return name
 
 
 def user_id(value: bytes | str | int) -> str:

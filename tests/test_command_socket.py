@@ -91,3 +91,12 @@ async def test_malformed_request_drops_that_client_and_the_hub_keeps_serving(hub
     assert result.returncode == 0, result.stderr
     assert (await recv_json(ws))["data"] == "still here"
     await ws.close()
+
+
+async def test_a_request_without_an_event_name_is_still_served(hub: Hub) -> None:
+    """An app process from before event names sends three fields: the hub takes it."""
+    ws = await client(hub)
+    await subscribe(ws, "news")
+    assert _send_raw(hub.socket, wire.pack(wire.PUBLISH, "message", "news", "from an older app")) == wire.pack(wire.OK)
+    assert await recv_json(ws) == {"event": "message", "channel": "news", "data": "from an older app"}
+    await ws.close()

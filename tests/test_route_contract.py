@@ -124,6 +124,16 @@ async def test_publish_reaches_the_channel_byte_identical_and_in_order(node: Nod
     assert json.loads(await bystander.recv())["data"] == "only for the bystander"  # nothing of "news" came first
 
 
+async def test_an_event_name_travels_with_the_message(node: Node) -> None:
+    subscriber, user = await node.client("1"), await node.client("7")
+    await subscribe(subscriber, "orders")
+    await node.call("publish", Event(MESSAGE, "orders", '{"id":1}', "App\\Events\\OrderShipped"))
+    await node.call("publish", Event(DIRECT, "7", "hi", "Greeting"))
+    assert json.loads(await subscriber.recv()) == {"event": "message", "channel": "orders",
+                                                   "name": "App\\Events\\OrderShipped", "data": '{"id":1}'}
+    assert json.loads(await user.recv()) == {"event": "direct", "name": "Greeting", "data": "hi"}
+
+
 async def test_direct_reaches_every_connection_of_the_user(node: Node) -> None:
     tabs, other = [await node.client("7"), await node.client("7")], await node.client("8")
     await node.call("publish", Event(DIRECT, "7", "for seven"))

@@ -73,7 +73,10 @@ def test_event_codec_round_trip_and_rejects_garbage() -> None:
     event = events.Event(events.MESSAGE, "news", 'hé "x" <b>')
     assert event_codec.decode(event_codec.encode(event)) == event
     assert event.kind == "message" and event.target == "news" and event.data == 'hé "x" <b>'
-    for bad in (b"", b"[]", b'["nope","x",""]', b'["message",1,""]', b"{}"):
+    named = events.Event(events.MESSAGE, "news", "x", "Shipped")
+    assert event_codec.decode(event_codec.encode(named)) == named and named.name == "Shipped"
+    assert event_codec.decode(b'["message","news","from an older node"]') == events.Event(events.MESSAGE, "news", "from an older node")
+    for bad in (b"", b"[]", b'["nope","x",""]', b'["message",1,""]', b"{}", b'["message","x","",5]', b'["a","b","c","d","e"]'):
         with pytest.raises(ValueError):
             event_codec.decode(bad)
 

@@ -76,10 +76,14 @@ class NativeDialect(Dialect):
     def refused(self, channel: str, code: str, message: str) -> bytes:
         return error(code, message, channel)
 
-    def message(self, channel: str, data: str) -> bytes:
+    def message(self, channel: str, data: str, name: str = "") -> bytes:
+        if name:
+            return frame({"event": "message", "channel": channel, "name": name, "data": data})
         return frame({"event": "message", "channel": channel, "data": data})
 
-    def direct(self, data: str) -> bytes:
+    def direct(self, data: str, name: str = "") -> bytes:
+        if name:
+            return frame({"event": "direct", "name": name, "data": data})
         return frame({"event": "direct", "data": data})
 
     def presence(self, kind: str, channel: str, user: str) -> bytes:

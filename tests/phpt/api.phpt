@@ -6,9 +6,11 @@ pybroadcast
 <?php
 foreach (['broadcast', 'broadcastToUser', 'getChannelUsers', 'disconnectUser'] as $name) {
     $f = new ReflectionFunction($name);
-    $params = array_map(fn($p) => $p->getType() . ' $' . $p->getName(), $f->getParameters());
+    $params = array_map(fn($p) => $p->getType() . ' $' . $p->getName()
+        . ($p->isDefaultValueAvailable() ? ' = ' . var_export($p->getDefaultValue(), true) : ''), $f->getParameters());
     echo $name, '(', implode(', ', $params), '): ', $f->getReturnType(), "\n";
 }
+var_dump(PyBroadcast\Exception::NOT_SENT, PyBroadcast\Exception::UNCONFIRMED);
 var_dump(is_subclass_of('PyBroadcast\Exception', 'RuntimeException'));
 $server = new ReflectionClass('PyBroadcast\Server');
 var_dump($server->isFinal());
@@ -23,10 +25,12 @@ try { $s->onJoin('no_such_function'); } catch (TypeError $e) { echo get_class($e
 try { clone $s; } catch (Error $e) { echo $e->getMessage(), "\n"; }
 ?>
 --EXPECT--
-broadcast(string $channel, string $message): void
-broadcastToUser(string|int $userId, string $message): void
+broadcast(string $channel, string $message, ?string $event = NULL): void
+broadcastToUser(string|int $userId, string $message, ?string $event = NULL): void
 getChannelUsers(string $channel): array
 disconnectUser(string|int $userId): void
+int(1)
+int(2)
 bool(true)
 bool(true)
 __construct(array $options): -

@@ -23,6 +23,11 @@ $cases = [
     'disconnect empty'     => fn() => disconnectUser(''),
     'array channel'        => fn() => broadcast([], 'x'),
     'array user'           => fn() => disconnectUser([7]),
+    'empty event name'     => fn() => broadcast('news', 'x', ''),
+    'event name too long'  => fn() => broadcast('news', 'x', str_repeat('e', 201)),
+    'event name control'   => fn() => broadcastToUser(7, 'x', "a\tb"),
+    'event name UTF-8'     => fn() => broadcastToUser(7, 'x', "\xff"),
+    'array event name'     => fn() => broadcast('news', 'x', []),
 ];
 foreach ($cases as $name => $call) {
     try {
@@ -50,3 +55,8 @@ users bad channel: ValueError: invalid channel 'no spaces please': use 1-200 cha
 disconnect empty: ValueError: invalid user id '': use 1-200 printable characters
 array channel: TypeError: broadcast(): Argument #1 ($channel) must be of type string, array given
 array user: TypeError: disconnectUser(): Argument #1 ($userId) must be of type string|int, array given
+empty event name: ValueError: invalid event name '': use 1-200 printable characters, or null
+event name too long: ValueError: invalid event name '%s': use 1-200 printable characters, or null
+event name control: ValueError: invalid event name 'a\tb': use 1-200 printable characters, or null
+event name UTF-8: ValueError: event name is not valid UTF-8
+array event name: TypeError: broadcast(): Argument #3 ($event) must be of type ?string, array given

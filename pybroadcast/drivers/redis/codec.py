@@ -17,9 +17,9 @@ def decode(raw: bytes | str) -> Event:
         fields = json.loads(raw)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"malformed event: {exc}") from None
-    if not isinstance(fields, list) or len(fields) != 3:
+    # Three fields: published by a node from before event names (a rolling upgrade).
+    if not isinstance(fields, list) or len(fields) not in (3, 4):
         raise ValueError(f"malformed event: {str(fields)[:80]}")
-    kind, target, data = fields
-    if kind not in KINDS or not isinstance(target, str) or not isinstance(data, str):
+    if not all(isinstance(field, str) for field in fields) or fields[0] not in KINDS:
         raise ValueError(f"malformed event: {str(fields)[:80]}")
-    return Event(kind, target, data)
+    return Event(*fields)
