@@ -56,6 +56,10 @@ PHP_INI_BEGIN()
     POSITIVE("ping_interval", "number")
     POSITIVE("max_channels", "int")
     POSITIVE("max_frame_rate", "number")
+    TEXT("pusher_app_id")
+    TEXT("pusher_key")
+    TEXT("pusher_secret")
+    TEXT("client_events")
 PHP_INI_END()
 
 /* --- the core, loaded on first use ------------------------------------------ */

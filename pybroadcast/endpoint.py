@@ -27,20 +27,22 @@ HEALTH_PATH = "/health"
 class Endpoint:
     def __init__(self, settings: Settings, hub: Hub, authenticator: Authenticator, outbox: Outbox,
                  dialects: list[Dialect]) -> None:
-        self._dialects = {dialect.path: dialect for dialect in dialects}
+        self._dialects = {dialect.path: dialect for dialect in dialects if not dialect.prefix}
+        self._prefixed = [dialect for dialect in dialects if dialect.prefix]
         self._origins = frozenset(settings.allowed_origins)
         self._any_origin = "*" in self._origins
         self._hub = hub
         self._auth = authenticator
         self._outbox = outbox
         self._ids = itertools.count(1)
-        self._node = os.urandom(4).hex()  # connection ids stay unique across nodes and restarts
+        # Connection ids "<node>.<n>", digits only (Pusher's socket_id format), unique across nodes and restarts.
+        self._node = int.from_bytes(os.urandom(4), "big")
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.partition("?")[0]
         if path == HEALTH_PATH:
             return connection.respond(http.HTTPStatus.OK, "ok\n")
-        dialect = self._dialects.get(path)
+        dialect = self._dialects.get(path) or next((d for d in self._prefixed if path.startswith(d.path)), None)
         if dialect is None:
             paths = " or ".join(self._dialects)
             return connection.respond(http.HTTPStatus.NOT_FOUND, f"Not found; the WebSocket endpoint is {paths}\n")
@@ -54,7 +56,7 @@ class Endpoint:
             user = await self._auth.authenticate(info)
         except CallbackAbandoned:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Server is shutting down\n")
-        if user is None:
+        if user is None and not dialect.anonymous:
             log.info("rejected unauthenticated connection from %s", info["remote_addr"])
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "Not authenticated\n")
         connection.pybroadcast = (user, dialect)  # type: ignore[attr-defined]
@@ -62,6 +64,8 @@ class Endpoint:
 
     async def handle(self, connection: ServerConnection) -> None:
         user, dialect = connection.pybroadcast  # type: ignore[attr-defined]
+        if not await dialect.admit(connection):
+            return
         peer = Peer(connection, f"{self._node}.{next(self._ids)}", user, self._outbox, dialect)
         hub = self._hub
         hub.attach(peer)

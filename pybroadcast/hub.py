@@ -48,7 +48,19 @@ class Hub:
             await self._leave(peer, channel)
         self.registry.remove_peer(peer)
 
-    async def subscribe(self, peer: Peer, channel: str) -> None:
+    def identify(self, peer: Peer, user: str) -> None:
+        """A dialect learned who the connection is after the handshake (Pusher's signin).
+
+        Channels it is already in keep the identity they were joined with, so
+        that their leave is the same member's."""
+        if peer.user is not None:
+            for channel in peer.channels:
+                peer.identities.setdefault(channel, peer.user)
+        self.registry.identify(peer, user)
+
+    async def subscribe(self, peer: Peer, channel: str, authorized: bool = False, member: str | None = None) -> None:
+        """`authorized`: the dialect checked the right to a private channel itself (a signature);
+        `member`: who the connection is in this channel's presence, if not its user."""
         dialect = peer.dialect
         if channel in peer.channels:
             peer.send(dialect.subscribed(channel))
@@ -57,7 +69,7 @@ class Hub:
             peer.send(dialect.refused(channel, "too_many_channels",
                                       f"a connection may be in at most {self.max_channels} channels"))
             return
-        if validation.needs_authorization(channel) and not await self._authorized(peer, channel):
+        if not authorized and validation.needs_authorization(channel) and not await self._authorized(peer, channel):
             if not peer.closed:
                 peer.send(dialect.refused(channel, "forbidden", f"not authorized for {channel}"))
             return
@@ -67,29 +79,40 @@ class Hub:
         # this peer); acknowledged once the broker listens.
         if self.registry.add(peer, channel):
             self._listening[channel] = asyncio.ensure_future(self.broker.listen(channel))
+        if member is not None and member != peer.user:
+            peer.identities[channel] = member
         listening = self._listening.get(channel)
         if listening is not None and not listening.done():
             await asyncio.shield(listening)
         if peer.closed:
             return
-        peer.send(dialect.subscribed(channel))
-        if await self.presence.join(channel, peer.user, peer.id):
-            await self._transition(JOIN, channel, peer.user)
+        # Acknowledged once present: after "subscribed", getChannelUsers() lists this user.
+        identity = member if member is not None else peer.user
+        joined = identity is not None and await self.presence.join(channel, identity, peer.id)
+        if dialect.presence_members and validation.is_presence_channel(channel):
+            peer.send(dialect.subscribed(channel, await self.presence.members(channel)))
+        else:
+            peer.send(dialect.subscribed(channel))
+        if joined:
+            await self._transition(JOIN, channel, identity)
 
     async def unsubscribe(self, peer: Peer, channel: str) -> None:
         if channel in peer.channels:
             await self._leave(peer, channel)
-        peer.send(peer.dialect.unsubscribed(channel))
+        frame = peer.dialect.unsubscribed(channel)
+        if frame:
+            peer.send(frame)
 
     async def _leave(self, peer: Peer, channel: str) -> None:
         if self.registry.remove(peer, channel):
             self._listening.pop(channel, None)
             await self.broker.unlisten(channel)
-        if await self.presence.leave(channel, peer.user, peer.id):
-            await self._transition(LEAVE, channel, peer.user)
+        identity = peer.identities.pop(channel, peer.user)
+        if identity is not None and await self.presence.leave(channel, identity, peer.id):
+            await self._transition(LEAVE, channel, identity)
 
     async def _authorized(self, peer: Peer, channel: str) -> bool:
-        if not self.bridge.has(hooks.AUTHORIZE):
+        if peer.user is None or not self.bridge.has(hooks.AUTHORIZE):
             return False
         try:
             return php_values.allows(await self.bridge.call(hooks.AUTHORIZE, peer.user, channel), channel)
@@ -133,7 +156,7 @@ class Hub:
                 for peer in mine:
                     frame = frames.get(peer.dialect)
                     if frame is None:
-                        frame = frames[peer.dialect] = peer.dialect.direct(data, name)
+                        frame = frames[peer.dialect] = peer.dialect.direct(target, data, name)
                     peer.send(frame)
         elif kind == DISCONNECT:
             for peer in list(self.registry.users.get(target, ())):
@@ -144,5 +167,5 @@ class Hub:
                 for dialect, peers in groups.items():
                     frame = dialect.presence(kind, target, data)
                     for peer in peers:
-                        if peer.user != data:
+                        if peer.identities.get(target, peer.user) != data:  # not to the member itself
                             peer.send(frame)

@@ -18,11 +18,21 @@ class Registry:
 
     def add_peer(self, peer: Any) -> None:
         self.peers[peer.id] = peer
-        self.users.setdefault(peer.user, set()).add(peer)
+        if peer.user is not None:  # None: anonymous (a dialect that serves such connections)
+            self.users.setdefault(peer.user, set()).add(peer)
 
     def remove_peer(self, peer: Any) -> None:
         self.peers.pop(peer.id, None)
-        mine = self.users.get(peer.user)
+        self._forget_user(peer)
+
+    def identify(self, peer: Any, user: str) -> None:
+        """The connection turned out to be `user` (e.g. Pusher's signin)."""
+        self._forget_user(peer)
+        peer.user = user
+        self.users.setdefault(user, set()).add(peer)
+
+    def _forget_user(self, peer: Any) -> None:
+        mine = self.users.get(peer.user) if peer.user is not None else None
         if mine is not None:
             mine.discard(peer)
             if not mine:

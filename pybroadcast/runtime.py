@@ -23,7 +23,9 @@ from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
 from .hooks import NAMES as callback_names
 from .connection import HubConnection
+from .dialects import Dialect
 from .dialects.native import NativeDialect
+from .dialects.pusher import PusherDialect
 from .drivers.hub_side import HubDriver
 from .endpoint import Endpoint
 from .errors import BroadcastError
@@ -138,7 +140,10 @@ class Runtime:
         authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
         if not authenticator.configured:
             log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
-        endpoint = Endpoint(settings, hub, authenticator, outbox, [NativeDialect()])
+        dialects: list[Dialect] = [NativeDialect()]
+        if settings.pusher_key:
+            dialects.append(PusherDialect(settings.pusher_key, settings.pusher_secret, settings.ping_interval))
+        endpoint = Endpoint(settings, hub, authenticator, outbox, dialects)
         host, port = settings.listen
         try:
             await driver.start_serving(hub)

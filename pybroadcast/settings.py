@@ -109,6 +109,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("ping_interval", None, "20", _positive(float), "number"),
     Option("max_channels", None, "128", _positive(int), "int"),
     Option("max_frame_rate", None, "100", _positive(float), "number"),
+    Option("pusher_app_id", "PUSHER_APP_ID", "", _text),
+    Option("pusher_key", "PUSHER_APP_KEY", "", _text),
+    Option("pusher_secret", "PUSHER_APP_SECRET", "", _text),
+    Option("client_events", "PYBROADCAST_CLIENT_EVENTS", "off", _choice("off", "members")),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -132,6 +136,10 @@ class Settings:
     ping_interval: float
     max_channels: int  # per connection
     max_frame_rate: float  # inbound frames per second per connection
+    pusher_app_id: str
+    pusher_key: str  # empty: no Pusher endpoint
+    pusher_secret: str  # never logged, never in an error message
+    client_events: str  # off | members
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():

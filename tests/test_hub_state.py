@@ -31,6 +31,7 @@ class RecordingPeer:
     def __init__(self, peer_id: str, user: str) -> None:
         self.id, self.user, self.dialect = peer_id, user, DIALECT
         self.channels: set[str] = set()
+        self.identities: dict[str, str] = {}
         self.closed = False
         self.close_code: int | None = None
         self.events: list[dict[str, Any]] = []

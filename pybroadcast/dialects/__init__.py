@@ -21,8 +21,12 @@ def text_frame(payload: bytes) -> bytes:
 class Dialect(ABC):
     """Contract, for every dialect:
 
-    * ``path`` is the WebSocket path it serves; ``disconnect_code`` the close code
-      of ``disconnectUser()``.
+    * ``path`` is the WebSocket path it serves (a prefix when ``prefix``);
+      ``anonymous``: a connection nobody identified is served (user None) rather
+      than refused with 401; ``disconnect_code`` is the close code of ``disconnectUser()``.
+    * ``admit(connection)`` runs after the upgrade, before anything else is sent;
+      False means the dialect answered and closed the connection itself.
+    * ``presence_members``: ``subscribed`` of a presence channel gets its members.
     * Each encoder returns one complete server frame (bytes). The hub calls it
       once per event and writes the result to every peer of this dialect, so it
       must not depend on the peer. Text that cannot be UTF-8 (a lone surrogate a
@@ -35,13 +39,19 @@ class Dialect(ABC):
     """
 
     path: str
+    prefix = False
+    anonymous = False
+    presence_members = False
     disconnect_code: int
 
-    @abstractmethod
-    def connected(self, user: str, connection_id: str) -> bytes: ...
+    async def admit(self, connection: Any) -> bool:
+        return True
 
     @abstractmethod
-    def subscribed(self, channel: str) -> bytes: ...
+    def connected(self, user: str | None, connection_id: str) -> bytes: ...
+
+    @abstractmethod
+    def subscribed(self, channel: str, members: list[str] | None = None) -> bytes: ...
 
     @abstractmethod
     def unsubscribed(self, channel: str) -> bytes: ...
@@ -54,7 +64,8 @@ class Dialect(ABC):
         """``name``: the application's event name, "" when none was given."""
 
     @abstractmethod
-    def direct(self, data: str, name: str) -> bytes: ...
+    def direct(self, user: str, data: str, name: str) -> bytes:
+        """To every connection of ``user``."""
 
     @abstractmethod
     def presence(self, kind: str, channel: str, user: str) -> bytes: ...

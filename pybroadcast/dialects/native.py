@@ -67,7 +67,7 @@ class NativeDialect(Dialect):
     def connected(self, user: str, connection_id: str) -> bytes:
         return frame({"event": "connected", "user": user, "connection": connection_id})
 
-    def subscribed(self, channel: str) -> bytes:
+    def subscribed(self, channel: str, members: list[str] | None = None) -> bytes:
         return frame({"event": "subscribed", "channel": channel})
 
     def unsubscribed(self, channel: str) -> bytes:
@@ -81,7 +81,7 @@ class NativeDialect(Dialect):
             return frame({"event": "message", "channel": channel, "name": name, "data": data})
         return frame({"event": "message", "channel": channel, "data": data})
 
-    def direct(self, data: str, name: str = "") -> bytes:
+    def direct(self, user: str, data: str, name: str = "") -> bytes:
         if name:
             return frame({"event": "direct", "name": name, "data": data})
         return frame({"event": "direct", "data": data})

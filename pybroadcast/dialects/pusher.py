@@ -1,0 +1,227 @@
+"""The Pusher dialect: Pusher protocol 7 on ``/app/{key}``, as pusher-js 8 and Laravel Echo 2 speak it.
+
+Channels, users, presence and hooks are the hub's, shared with the native
+dialect: a ``broadcast()`` reaches both. Private and presence subscriptions are
+authorized by a Pusher signature (``key:HMAC-SHA256(secret, socket_id:channel[:channel_data])``,
+compared in constant time) or, when the handshake identified the user
+(``onAuthenticate``/``auth_url``) and ``auth`` is empty, by ``onAuthorize`` in
+process. Connections nobody identified are anonymous: public channels only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from .. import validation
+from . import Dialect, text_frame
+
+log = logging.getLogger("pybroadcast")
+
+PREFIX = "/app/"
+# Pusher's close codes: 4000-4099 do not reconnect, 4200-4299 reconnect at once.
+CLOSE_UNKNOWN_APP = 4001
+CLOSE_UNAUTHORIZED = 4009  # disconnectUser(): the app threw this user out
+ERROR_BAD_FRAME = 4200  # answered with pusher:error; the connection stays open
+USER_CHANNEL = "#server-to-user-"
+
+
+def _frame(event: dict[str, Any]) -> bytes:
+    # "replace": a lone surrogate a client sent must not fail the frame (see native).
+    return text_frame(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace"))
+
+
+def _internal(event: str, data: Any, channel: str | None = None) -> bytes:
+    """An event whose ``data`` pusher-js expects as a JSON *string*."""
+    body: dict[str, Any] = {"event": event, "data": json.dumps(data, separators=(",", ":"))}
+    if channel is not None:
+        body["channel"] = channel
+    return _frame(body)
+
+
+def error(code: int, message: str) -> bytes:
+    return _frame({"event": "pusher:error", "data": {"code": code, "message": message}})
+
+
+PONG = _frame({"event": "pusher:pong", "data": {}})
+
+
+class PusherDialect(Dialect):
+    """Contract in :class:`pybroadcast.dialects.Dialect`."""
+
+    path = PREFIX
+    prefix = True  # /app/{key}
+    anonymous = True  # an unidentified connection is served (public channels)
+    presence_members = True  # subscription_succeeded lists a presence channel's members
+    disconnect_code = CLOSE_UNAUTHORIZED
+
+    def __init__(self, key: str, secret: str, activity_timeout: float) -> None:
+        self.key = key
+        self._secret = secret.encode()
+        self._activity_timeout = max(1, int(activity_timeout))
+
+    # --- admission -------------------------------------------------------------------
+
+    async def admit(self, connection: Any) -> bool:
+        key = connection.request.path.partition("?")[0][len(PREFIX):]
+        if hmac.compare_digest(key.encode(), self.key.encode()):
+            return True
+        await connection.send(error(CLOSE_UNKNOWN_APP, f"App key {key[:40]} does not exist").decode())
+        await connection.close(CLOSE_UNKNOWN_APP, "unknown app key")
+        return False
+
+    # --- frames out ------------------------------------------------------------------
+
+    def connected(self, user: str | None, connection_id: str) -> bytes:
+        return _internal("pusher:connection_established",
+                         {"socket_id": connection_id, "activity_timeout": self._activity_timeout})
+
+    def subscribed(self, channel: str, members: list[str] | None = None) -> bytes:
+        if members is None:
+            return _internal("pusher_internal:subscription_succeeded", {}, channel)
+        presence = {"ids": members, "hash": {member: None for member in members}, "count": len(members)}
+        return _internal("pusher_internal:subscription_succeeded", {"presence": presence}, channel)
+
+    def unsubscribed(self, channel: str) -> bytes:
+        return b""  # Pusher does not answer an unsubscribe
+
+    def refused(self, channel: str, code: str, message: str) -> bytes:
+        status = 429 if code == "too_many_channels" else 403
+        return _internal("pusher:subscription_error", {"type": "AuthError", "error": message, "status": status},
+                         channel)
+
+    def message(self, channel: str, data: str, name: str = "") -> bytes:
+        return _frame({"event": name or "message", "channel": channel, "data": data})
+
+    def direct(self, user: str, data: str, name: str = "") -> bytes:
+        return _frame({"event": name or "message", "channel": USER_CHANNEL + user, "data": data})
+
+    def presence(self, kind: str, channel: str, user: str) -> bytes:
+        if kind == "join":
+            return _internal("pusher_internal:member_added", {"user_id": user, "user_info": None}, channel)
+        return _internal("pusher_internal:member_removed", {"user_id": user}, channel)
+
+    # --- frames in -------------------------------------------------------------------
+
+    async def serve(self, peer: Any, connection: Any, hub: Any) -> None:
+        async for raw in connection:
+            try:
+                event, data = _parse(raw)
+            except ValueError as exc:
+                peer.send(error(ERROR_BAD_FRAME, str(exc)))
+                continue
+            if event == "pusher:ping":
+                peer.send(PONG)
+            elif event == "pusher:pong":
+                pass
+            elif event == "pusher:subscribe":
+                await self._subscribe(peer, hub, data)
+            elif event == "pusher:unsubscribe":
+                channel = data.get("channel")
+                if isinstance(channel, str) and validation.is_valid_channel(channel):
+                    await hub.unsubscribe(peer, channel)
+            elif event == "pusher:signin":
+                self._signin(peer, hub, data)
+            elif event.startswith("client-"):
+                peer.send(error(4301, "client events are not enabled on this server"))
+            else:
+                peer.send(error(ERROR_BAD_FRAME, f"unsupported event {event[:60]!r}"))
+
+    async def _subscribe(self, peer: Any, hub: Any, data: dict[str, Any]) -> None:
+        channel = data.get("channel")
+        if not isinstance(channel, str):
+            peer.send(error(ERROR_BAD_FRAME, "pusher:subscribe needs a channel"))
+            return
+        if channel.startswith(USER_CHANNEL):  # pusher-js after signin: user events come by user id
+            if peer.user is not None and channel == USER_CHANNEL + peer.user:
+                peer.send(self.subscribed(channel))
+            else:
+                peer.send(self.refused(channel, "forbidden", "sign in as that user first"))
+            return
+        if not validation.is_valid_channel(channel):
+            peer.send(self.refused(channel[:200], "forbidden", "invalid channel name"))
+            return
+        if not validation.needs_authorization(channel):
+            await hub.subscribe(peer, channel)
+            return
+        auth = data.get("auth") or ""
+        presence = validation.is_presence_channel(channel)
+        channel_data = data.get("channel_data") if presence else None
+        if not auth:
+            if peer.user is None:
+                peer.send(self.refused(channel, "forbidden", f"{channel} needs an auth signature"))
+            else:
+                await hub.subscribe(peer, channel)  # onAuthorize decides, in process
+            return
+        if not isinstance(auth, str) or (channel_data is not None and not isinstance(channel_data, str)) \
+                or not self._signed(auth, f"{peer.id}:{channel}" + (f":{channel_data}" if presence else "")):
+            peer.send(self.refused(channel, "forbidden", f"invalid signature for {channel}"))
+            return
+        member = None
+        if presence:
+            try:
+                member = validation.user_id(_user_id(channel_data, "user_id"))
+            except ValueError as exc:
+                peer.send(self.refused(channel, "forbidden", f"channel_data: {exc}"))
+                return
+        await hub.subscribe(peer, channel, authorized=True, member=member)
+
+    def _signin(self, peer: Any, hub: Any, data: dict[str, Any]) -> None:
+        auth, user_data = data.get("auth"), data.get("user_data")
+        if not isinstance(auth, str) or not isinstance(user_data, str) \
+                or not self._signed(auth, f"{peer.id}::user::{user_data}"):
+            peer.send(error(CLOSE_UNAUTHORIZED, "invalid signature for pusher:signin"))
+            return
+        try:
+            user = validation.user_id(_user_id(user_data, "id"))
+        except ValueError as exc:
+            peer.send(error(CLOSE_UNAUTHORIZED, f"user_data: {exc}"))
+            return
+        hub.identify(peer, user)
+        peer.send(_internal("pusher:signin_success", {"user_data": user_data}))
+
+    def _signed(self, auth: str, text: str) -> bool:
+        key, sep, signature = auth.partition(":")
+        expected = hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
+        # Both compared in constant time; neither the secret nor the expected value is ever logged.
+        return bool(sep) & hmac.compare_digest(key.encode(), self.key.encode()) \
+            & hmac.compare_digest(signature.encode(), expected.encode())
+
+
+def _parse(raw: str | bytes) -> tuple[str, dict[str, Any]]:
+    if isinstance(raw, bytes):
+        raise ValueError("binary frames are not supported")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValueError("frame is not valid JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("event"), str):
+        raise ValueError("frame must be a JSON object with an event")
+    event, data = body["event"], body.get("data")
+    if event.startswith("client-"):
+        return event, {}  # refused by the caller whatever it carries
+    if isinstance(data, str):  # older clients send data as a JSON string
+        try:
+            data = json.loads(data) if data else {}
+        except (ValueError, RecursionError):
+            raise ValueError("data is not valid JSON") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError("data must be a JSON object")
+    return event, data
+
+
+def _user_id(document: str | None, field: str) -> Any:
+    """The user id in a signed JSON document (channel_data or user_data); str or int."""
+    try:
+        parsed = json.loads(document or "")
+    except (ValueError, RecursionError):
+        raise ValueError("not valid JSON") from None
+    value = parsed.get(field) if isinstance(parsed, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{field} must be a string or an int")
+    return value
