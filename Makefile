@@ -65,8 +65,14 @@ install: all
 demo: all
 	PHP="$(PHP_EXT)" php/demo.sh
 
+# The real Pusher clients the tests drive, pinned in tests/pusher/package-lock.json.
+tests/pusher/node_modules/.stamp: tests/pusher/package.json tests/pusher/package-lock.json
+	cd tests/pusher && npm ci --silent --no-audit --no-fund
+	touch $@
+
 test: all
 	@PYTHON=$(PYTHON) tools/install-deps test
+	$(MAKE) -s tests/pusher/node_modules/.stamp
 	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" VPY="$(VPY)" tests/run-all
 
 fuzz: all

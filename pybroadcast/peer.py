@@ -29,7 +29,7 @@ class Peer:
     __slots__ = ("connection", "transport", "id", "user", "dialect", "channels", "identities", "pending", "closed",
                  "_outbox")
 
-    def __init__(self, connection: Any, peer_id: str, user: str, outbox: Outbox, dialect: Any = None) -> None:
+    def __init__(self, connection: Any, peer_id: str, user: str | None, outbox: Outbox, dialect: Any = None) -> None:
         if connection.protocol.extensions:
             names = ", ".join(type(e).__name__ for e in connection.protocol.extensions)
             raise FramingError(f"the connection negotiated {names}: frames written by the hub would corrupt it;"

@@ -29,9 +29,13 @@ ERROR_BAD_FRAME = 4200  # answered with pusher:error; the connection stays open
 USER_CHANNEL = "#server-to-user-"
 
 
-def _frame(event: dict[str, Any]) -> bytes:
+def _json(event: dict[str, Any]) -> bytes:
     # "replace": a lone surrogate a client sent must not fail the frame (see native).
-    return text_frame(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace"))
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+def _frame(event: dict[str, Any]) -> bytes:
+    return text_frame(_json(event))
 
 
 def _internal(event: str, data: Any, channel: str | None = None) -> bytes:
@@ -42,8 +46,12 @@ def _internal(event: str, data: Any, channel: str | None = None) -> bytes:
     return _frame(body)
 
 
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"event": "pusher:error", "data": {"code": code, "message": message}}
+
+
 def error(code: int, message: str) -> bytes:
-    return _frame({"event": "pusher:error", "data": {"code": code, "message": message}})
+    return _frame(_error(code, message))
 
 
 PONG = _frame({"event": "pusher:pong", "data": {}})
@@ -69,7 +77,7 @@ class PusherDialect(Dialect):
         key = connection.request.path.partition("?")[0][len(PREFIX):]
         if hmac.compare_digest(key.encode(), self.key.encode()):
             return True
-        await connection.send(error(CLOSE_UNKNOWN_APP, f"App key {key[:40]} does not exist").decode())
+        await connection.send(_json(_error(CLOSE_UNKNOWN_APP, f"App key {key[:40]} does not exist")).decode())
         await connection.close(CLOSE_UNKNOWN_APP, "unknown app key")
         return False
 

@@ -1,0 +1,247 @@
+"""The Pusher dialect with the real pusher-js 8 (tests/pusher, from npm) against a real hub.
+
+Signatures come from a PHP auth endpoint that signs as Laravel's /broadcasting/auth
+does (tests/php/pusher_auth.php, served by php -S). Where pusher-js cannot be
+made to send a frame (a handshake cookie, a malformed frame) a raw WebSocket
+client speaks the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+from typing import Any, Callable
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from support import ROOT, Hub, client, free_port, php_command, recv_json, subscribe
+
+KEY, SECRET, APP_ID = "app-key", "app-secret-do-not-log", "42"
+NODE = shutil.which("node") or "node"
+PUSHER_DIR = ROOT / "tests" / "pusher"
+
+
+class PusherJs:
+    """One pusher-js client in a Node process."""
+
+    def __init__(self, hub: Hub, auth_url: str, user: str = "", key: str = KEY) -> None:
+        self.process = subprocess.Popen([NODE, str(PUSHER_DIR / "client.mjs"), "127.0.0.1", str(hub.port), key,
+                                         auth_url, user], cwd=PUSHER_DIR, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.reports: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                report = {"type": "output", "line": line.rstrip()}
+            with self._cond:
+                self.reports.append(report)
+                self._cond.notify_all()
+
+    def send(self, **command: Any) -> None:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def wait(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for report in self.reports:
+                    if predicate(report):
+                        return report
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no such report; got {self.reports}")
+                self._cond.wait(deadline - time.monotonic())
+
+    async def until(self, **fields: Any) -> dict[str, Any]:
+        return await asyncio.to_thread(self.wait, lambda r: all(r.get(k) == v for k, v in fields.items()))
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def auth_endpoint() -> Any:
+    port = free_port()
+    web = subprocess.Popen(php_command("-S", f"127.0.0.1:{port}", "-t", str(ROOT / "tests" / "php")),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           env={"PUSHER_APP_KEY": KEY, "PUSHER_APP_SECRET": SECRET, "PATH": "/usr/bin:/bin"})
+    for line in web.stderr:
+        if "started" in line:
+            break
+    yield f"http://127.0.0.1:{port}/pusher_auth.php"
+    web.terminate()
+    web.wait(10)
+
+
+@pytest.fixture
+def pusher_hub(make_hub) -> Hub:
+    return make_hub({"options": {"pusher_app_id": APP_ID, "pusher_key": KEY, "pusher_secret": SECRET,
+                                 "allowed_origins": "*"}})
+
+
+@pytest.fixture
+def pusher_js(pusher_hub: Hub, auth_endpoint: str):
+    made: list[PusherJs] = []
+
+    def make(user: str = "", key: str = KEY) -> PusherJs:
+        made.append(PusherJs(pusher_hub, auth_endpoint, user, key))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+async def test_pusher_js_connects_with_a_pusher_socket_id(pusher_js) -> None:
+    js = pusher_js()
+    connected = await js.until(type="connected")
+    assert re.fullmatch(r"\d+\.\d+", connected["socket_id"])
+    await js.until(type="state", state="connected")
+
+
+async def test_a_broadcast_reaches_pusher_and_native_subscribers_with_its_event_name(pusher_hub: Hub, pusher_js) -> None:
+    js = pusher_js()
+    js.send(op="subscribe", channel="orders")
+    await js.until(type="subscribed", channel="orders")
+    native = await client(pusher_hub, "1")
+    await subscribe(native, "orders")
+    assert pusher_hub.php("broadcast('orders', '{\"id\":1}', 'App\\\\Events\\\\OrderShipped'); broadcast('orders', 'plain');").returncode == 0
+    shipped = await js.until(type="event", event="App\\Events\\OrderShipped")
+    assert shipped["channel"] == "orders" and shipped["data"] == {"id": 1}
+    assert (await js.until(type="event", event="message"))["data"] == "plain"  # no name: "message"
+    assert (await recv_json(native))["name"] == "App\\Events\\OrderShipped"
+    await native.close()
+
+
+async def test_private_channels_take_a_valid_signature_and_refuse_others(pusher_js) -> None:
+    js = pusher_js(user="5")
+    js.send(op="subscribe", channel="private-user-5")
+    await js.until(type="subscribed", channel="private-user-5")
+    js.send(op="subscribe", channel="private-user-6")  # the auth endpoint refuses: pusher-js reports it
+    await js.until(type="subscription_error", channel="private-user-6")
+    await js.until(type="connected")
+    forged = f"{KEY}:" + "0" * 64
+    js.send(op="subscribe", channel="private-x-ok", auth=forged)
+    assert (await js.until(type="subscription_error", channel="private-x-ok"))["status"] == 403
+
+
+async def test_a_signature_for_another_socket_is_refused(pusher_hub: Hub, pusher_js) -> None:
+    """A replayed signature: valid, but made for another connection's socket_id."""
+    import hashlib
+    import hmac
+
+    signature = hmac.new(SECRET.encode(), b"1.1:private-x-ok", hashlib.sha256).hexdigest()
+    js = pusher_js(user="5")
+    js.send(op="subscribe", channel="private-x-ok", auth=f"{KEY}:{signature}")
+    assert (await js.until(type="subscription_error", channel="private-x-ok"))["status"] == 403
+    assert not pusher_hub.log.matching(SECRET), "the secret reached the log"
+
+
+async def test_presence_lists_members_and_reports_joins_and_leaves_once(pusher_hub: Hub, pusher_js) -> None:
+    channel = "presence-room-ok"
+    first, second = pusher_js(user="7"), pusher_js(user="8")
+    first.send(op="subscribe", channel=channel)
+    assert (await first.until(type="subscribed", channel=channel))["members"] == ["7"]
+    second.send(op="subscribe", channel=channel)
+    assert sorted((await second.until(type="subscribed", channel=channel))["members"]) == ["7", "8"]
+    assert (await first.until(type="member_added", channel=channel))["id"] == "8"
+    assert sorted(json.loads(pusher_hub.php(f"echo json_encode(getChannelUsers('{channel}'));").stdout)) == ["7", "8"]
+    await pusher_hub.log.await_for(rf"HOOK join 8 {channel}$")
+    second.close()
+    assert (await first.until(type="member_removed", channel=channel))["id"] == "8"
+    await pusher_hub.log.await_for(rf"HOOK leave 8 {channel}$")
+    assert len(pusher_hub.log.matching(rf"HOOK join 8 {channel}$")) == 1
+
+
+async def test_signin_then_broadcast_to_user_and_disconnect_user(pusher_hub: Hub, pusher_js) -> None:
+    js = pusher_js(user="9")
+    await js.until(type="connected")
+    js.send(op="signin")
+    await js.until(type="state", state="connected")
+    await pusher_hub.log.await_for(r"connected user=None")  # anonymous until it signs in
+    deadline = time.monotonic() + 10
+    while True:  # the signin completes asynchronously in pusher-js
+        pusher_hub.php("broadcastToUser(9, '{\"n\":1}', 'Notice');")
+        try:
+            report = await asyncio.to_thread(js.wait, lambda r: r.get("type") == "user_event", 0.5)
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, js.reports
+    assert report["event"] == "Notice" and report["data"] == {"n": 1}
+    pusher_hub.php("disconnectUser(9);")
+    await js.until(type="state", state="disconnected")
+    await pusher_hub.log.await_for(r"disconnected user=9 .*code=4009")
+
+
+async def test_an_unknown_app_key_is_told_4001_and_closed(pusher_js) -> None:
+    js = pusher_js(key="not-the-key")
+    await js.until(type="error", code=4001)
+    await asyncio.to_thread(js.wait, lambda r: r.get("state") in ("failed", "disconnected", "unavailable"))
+
+
+async def _raw(hub: Hub, path: str = f"/app/{KEY}?protocol=7", **kwargs: Any) -> Any:
+    ws = await connect(f"ws://127.0.0.1:{hub.port}{path}", origin="http://app.test", **kwargs)
+    established = json.loads(await ws.recv())
+    assert established["event"] == "pusher:connection_established"
+    assert json.loads(established["data"])["activity_timeout"] > 0
+    return ws
+
+
+async def test_ping_pong_and_bad_frames_keep_the_connection(pusher_hub: Hub) -> None:
+    ws = await _raw(pusher_hub)
+    for bad, code in (("not json", 4200), ('{"no":"event"}', 4200), ('{"event":"pusher:nope"}', 4200),
+                      ('{"event":"client-typing","channel":"private-x","data":{}}', 4301)):
+        await ws.send(bad)
+        answer = json.loads(await ws.recv())
+        assert answer["event"] == "pusher:error" and answer["data"]["code"] == code, answer
+    await ws.send('{"event":"pusher:ping","data":{}}')
+    assert json.loads(await ws.recv()) == {"event": "pusher:pong", "data": {}}
+    await ws.close()
+
+
+async def test_a_connection_identified_at_the_handshake_is_authorized_in_process(pusher_hub: Hub) -> None:
+    """Empty auth + a session cookie: onAuthorize decides, no HTTP round trip; anonymous is refused."""
+    ws = await _raw(pusher_hub, additional_headers={"Cookie": "user=5"})
+    await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "private-user-5", "auth": ""}}))
+    assert json.loads(await ws.recv())["event"] == "pusher_internal:subscription_succeeded"
+    await pusher_hub.log.await_for(r"HOOK authorize 5 private-user-5")
+    await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "private-user-6", "auth": ""}}))
+    refused = json.loads(await ws.recv())
+    assert refused["event"] == "pusher:subscription_error" and json.loads(refused["data"])["status"] == 403
+    anonymous = await _raw(pusher_hub)
+    await anonymous.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "private-user-5", "auth": ""}}))
+    assert json.loads(await anonymous.recv())["event"] == "pusher:subscription_error"
+    await anonymous.send(json.dumps({"event": "pusher:subscribe", "data": "{\"channel\":\"news\"}"}))  # data as a string
+    assert json.loads(await anonymous.recv())["event"] == "pusher_internal:subscription_succeeded"
+    for each in (ws, anonymous):
+        await each.close()
+
+
+async def test_without_a_pusher_key_the_endpoint_is_404(hub: Hub) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as caught:
+        await connect(f"ws://127.0.0.1:{hub.port}/app/{KEY}", origin="http://app.test")
+    assert caught.value.response.status_code == 404
+
+
+async def test_disconnect_user_closes_a_pusher_connection_with_4009(pusher_hub: Hub) -> None:
+    ws = await _raw(pusher_hub, additional_headers={"Cookie": "user=5"})
+    pusher_hub.php("disconnectUser(5);")
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 10)
+    assert ws.close_code == 4009
