@@ -58,9 +58,11 @@ class Hub:
                 peer.identities.setdefault(channel, peer.user)
         self.registry.identify(peer, user)
 
-    async def subscribe(self, peer: Peer, channel: str, authorized: bool = False, member: str | None = None) -> None:
+    async def subscribe(self, peer: Peer, channel: str, authorized: bool = False, member: str | None = None,
+                        info: str = "") -> None:
         """`authorized`: the dialect checked the right to a private channel itself (a signature);
-        `member`: who the connection is in this channel's presence, if not its user."""
+        `member`: who the connection is in this channel's presence, if not its user;
+        `info`: the member's user_info (JSON), if the dialect got one."""
         dialect = peer.dialect
         if channel in peer.channels:
             peer.send(dialect.subscribed(channel))
@@ -69,10 +71,13 @@ class Hub:
             peer.send(dialect.refused(channel, "too_many_channels",
                                       f"a connection may be in at most {self.max_channels} channels"))
             return
-        if not authorized and validation.needs_authorization(channel) and not await self._authorized(peer, channel):
-            if not peer.closed:
-                peer.send(dialect.refused(channel, "forbidden", f"not authorized for {channel}"))
-            return
+        if not authorized and validation.needs_authorization(channel):
+            allowed, given = await self._authorized(peer, channel)
+            if not allowed:
+                if not peer.closed:
+                    peer.send(dialect.refused(channel, "forbidden", f"not authorized for {channel}"))
+                return
+            info = info or given
         if peer.closed:  # disconnected while the authorizer ran
             return
         # In the channel at once (so nothing can tear the channel down under
@@ -88,13 +93,13 @@ class Hub:
             return
         # Acknowledged once present: after "subscribed", getChannelUsers() lists this user.
         identity = member if member is not None else peer.user
-        joined = identity is not None and await self.presence.join(channel, identity, peer.id)
+        joined = identity is not None and await self.presence.join(channel, identity, peer.id, info)
         if dialect.presence_members and validation.is_presence_channel(channel):
-            peer.send(dialect.subscribed(channel, await self.presence.members(channel)))
+            peer.send(dialect.subscribed(channel, await self.presence.members_info(channel)))
         else:
             peer.send(dialect.subscribed(channel))
         if joined:
-            await self._transition(JOIN, channel, identity)
+            await self._transition(JOIN, channel, identity, info)
 
     async def unsubscribe(self, peer: Peer, channel: str) -> None:
         if channel in peer.channels:
@@ -111,15 +116,17 @@ class Hub:
         if identity is not None and await self.presence.leave(channel, identity, peer.id):
             await self._transition(LEAVE, channel, identity)
 
-    async def _authorized(self, peer: Peer, channel: str) -> bool:
+    async def _authorized(self, peer: Peer, channel: str) -> tuple[bool, str]:
+        """(allowed, user_info JSON from an array answer)."""
         if peer.user is None or not self.bridge.has(hooks.AUTHORIZE):
-            return False
+            return False, ""
         try:
-            return php_values.allows(await self.bridge.call(hooks.AUTHORIZE, peer.user, channel), channel)
+            result = await self.bridge.call(hooks.AUTHORIZE, peer.user, channel)
         except CallbackError:
-            return False
+            return False, ""
+        return php_values.allows(result, channel), php_values.user_info(result)
 
-    async def _transition(self, kind: str, channel: str, user: str) -> None:
+    async def _transition(self, kind: str, channel: str, user: str, info: str = "") -> None:
         """A user started or stopped being present: run the hook, tell the other members."""
         hook = hooks.JOIN if kind == JOIN else hooks.LEAVE
         if self.bridge.has(hook):
@@ -127,7 +134,7 @@ class Hub:
         log.info("%s user=%s channel=%s", hook, user, channel)
         if validation.is_presence_channel(channel):
             try:
-                await self.publish(Event(kind, channel, user))
+                await self.publish(Event(kind, channel, user, info))
             except BroadcastError as exc:
                 log.warning("could not tell %s members that %s %s: %s", channel, user, hook, exc)
 
@@ -165,7 +172,7 @@ class Hub:
             groups = self.registry.channels.get(target)
             if groups:
                 for dialect, peers in groups.items():
-                    frame = dialect.presence(kind, target, data)
+                    frame = dialect.presence(kind, target, data, name)
                     for peer in peers:
                         if peer.identities.get(target, peer.user) != data:  # not to the member itself
                             peer.send(frame)

@@ -7,6 +7,7 @@ the extension reports each return value as PHP sees it: its PHP type name and
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -38,6 +39,24 @@ def allows(result: PhpValue, channel: str) -> bool:
         log.error("onAuthorize returned a PHP %s for %s: refused (return true or false)", result.type, channel)
         return False
     return result.truthy
+
+
+def user_info(result: PhpValue) -> str:
+    """The presence ``user_info`` an ``onAuthorize`` array gives (JSON text), "" for anything else."""
+    if result.type != "array" or not result.truthy or result.value is None:
+        return ""
+    return json.dumps(_text(result.value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(value: Any) -> Any:
+    """PHP strings arrive as bytes: make them text (invalid UTF-8 replaced) for JSON."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_text(k) if isinstance(k, bytes) else str(k): _text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return value
 
 
 def user_id(type_name: str, value: Any, source: str) -> str | None:

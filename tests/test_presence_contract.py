@@ -63,3 +63,17 @@ async def test_interleaved_tabs_of_two_users(presence) -> None:
              ("leave", "1", "c", True), ("leave", "2", "d", True)]
     for op, user, conn, transition in steps:
         assert await getattr(presence, op)("room", user, conn) is transition, (op, user, conn)
+
+
+async def test_user_info_is_kept_while_present_and_the_latest_wins(presence) -> None:
+    assert await presence.join("room", "7", "a", '{"name":"Ann"}') is True
+    assert await presence.join("room", "8", "b") is True
+    assert await presence.members_info("room") == {"7": '{"name":"Ann"}', "8": ""}
+    await presence.join("room", "7", "c", '{"name":"Ann B."}')  # a second tab, newer info
+    assert (await presence.members_info("room"))["7"] == '{"name":"Ann B."}'
+    await presence.leave("room", "7", "a")
+    await presence.leave("room", "7", "c")
+    assert await presence.members_info("room") == {"8": ""}
+    await presence.join("room", "7", "d")  # back, without info: the old one is gone
+    assert await presence.members_info("room") == {"7": "", "8": ""}
+    assert await presence.members_info("empty") == {}

@@ -155,10 +155,12 @@ async def test_presence_lists_members_and_reports_joins_and_leaves_once(pusher_h
     channel = "presence-room-ok"
     first, second = pusher_js(user="7"), pusher_js(user="8")
     first.send(op="subscribe", channel=channel)
-    assert (await first.until(type="subscribed", channel=channel))["members"] == ["7"]
+    assert (await first.until(type="subscribed", channel=channel))["members"] == {"7": {"name": "User 7"}}
     second.send(op="subscribe", channel=channel)
-    assert sorted((await second.until(type="subscribed", channel=channel))["members"]) == ["7", "8"]
-    assert (await first.until(type="member_added", channel=channel))["id"] == "8"
+    assert (await second.until(type="subscribed", channel=channel))["members"] == {"7": {"name": "User 7"},
+                                                                                   "8": {"name": "User 8"}}
+    added = await first.until(type="member_added", channel=channel)
+    assert added["id"] == "8" and added["info"] == {"name": "User 8"}
     assert sorted(json.loads(pusher_hub.php(f"echo json_encode(getChannelUsers('{channel}'));").stdout)) == ["7", "8"]
     await pusher_hub.log.await_for(rf"HOOK join 8 {channel}$")
     second.close()
@@ -229,6 +231,18 @@ async def test_a_connection_identified_at_the_handshake_is_authorized_in_process
     assert json.loads(await anonymous.recv())["event"] == "pusher_internal:subscription_succeeded"
     for each in (ws, anonymous):
         await each.close()
+
+
+async def test_an_array_from_on_authorize_becomes_the_member_user_info(make_hub) -> None:
+    hub = make_hub({"authorize": "return:['name' => 'Ann', 'role' => \"\\xc3\\xa9diteur\"]",
+                    "options": {"pusher_key": KEY, "pusher_secret": SECRET, "allowed_origins": "*"}})
+    ws = await _raw(hub, additional_headers={"Cookie": "user=5"})
+    await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "presence-lobby", "auth": ""}}))
+    succeeded = json.loads(await ws.recv())
+    assert succeeded["event"] == "pusher_internal:subscription_succeeded", succeeded
+    assert json.loads(succeeded["data"])["presence"] == {"ids": ["5"], "hash": {"5": {"name": "Ann", "role": "éditeur"}},
+                                                         "count": 1}
+    await ws.close()
 
 
 async def test_without_a_pusher_key_the_endpoint_is_404(hub: Hub) -> None:

@@ -26,7 +26,8 @@ class Dialect(ABC):
       than refused with 401; ``disconnect_code`` is the close code of ``disconnectUser()``.
     * ``admit(connection)`` runs after the upgrade, before anything else is sent;
       False means the dialect answered and closed the connection itself.
-    * ``presence_members``: ``subscribed`` of a presence channel gets its members.
+    * ``presence_members``: ``subscribed`` of a presence channel gets its members
+      (user -> user_info JSON, "" for none).
     * Each encoder returns one complete server frame (bytes). The hub calls it
       once per event and writes the result to every peer of this dialect, so it
       must not depend on the peer. Text that cannot be UTF-8 (a lone surrogate a
@@ -51,7 +52,7 @@ class Dialect(ABC):
     def connected(self, user: str | None, connection_id: str) -> bytes: ...
 
     @abstractmethod
-    def subscribed(self, channel: str, members: list[str] | None = None) -> bytes: ...
+    def subscribed(self, channel: str, members: dict[str, str] | None = None) -> bytes: ...
 
     @abstractmethod
     def unsubscribed(self, channel: str) -> bytes: ...
@@ -68,7 +69,8 @@ class Dialect(ABC):
         """To every connection of ``user``."""
 
     @abstractmethod
-    def presence(self, kind: str, channel: str, user: str) -> bytes: ...
+    def presence(self, kind: str, channel: str, user: str, info: str) -> bytes:
+        """``info``: the member's user_info (JSON) on a join, "" when unknown."""
 
     @abstractmethod
     async def serve(self, peer: Any, connection: Any, hub: Any) -> None: ...

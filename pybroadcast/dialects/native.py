@@ -67,7 +67,7 @@ class NativeDialect(Dialect):
     def connected(self, user: str, connection_id: str) -> bytes:
         return frame({"event": "connected", "user": user, "connection": connection_id})
 
-    def subscribed(self, channel: str, members: list[str] | None = None) -> bytes:
+    def subscribed(self, channel: str, members: dict[str, str] | None = None) -> bytes:
         return frame({"event": "subscribed", "channel": channel})
 
     def unsubscribed(self, channel: str) -> bytes:
@@ -86,7 +86,7 @@ class NativeDialect(Dialect):
             return frame({"event": "direct", "name": name, "data": data})
         return frame({"event": "direct", "data": data})
 
-    def presence(self, kind: str, channel: str, user: str) -> bytes:
+    def presence(self, kind: str, channel: str, user: str, info: str = "") -> bytes:
         return frame({"event": kind, "channel": channel, "user": user})
 
     async def serve(self, peer: Any, connection: Any, hub: Any) -> None:

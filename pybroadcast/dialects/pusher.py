@@ -87,10 +87,11 @@ class PusherDialect(Dialect):
         return _internal("pusher:connection_established",
                          {"socket_id": connection_id, "activity_timeout": self._activity_timeout})
 
-    def subscribed(self, channel: str, members: list[str] | None = None) -> bytes:
+    def subscribed(self, channel: str, members: dict[str, str] | None = None) -> bytes:
         if members is None:
             return _internal("pusher_internal:subscription_succeeded", {}, channel)
-        presence = {"ids": members, "hash": {member: None for member in members}, "count": len(members)}
+        presence = {"ids": list(members), "hash": {user: _info(info) for user, info in members.items()},
+                    "count": len(members)}
         return _internal("pusher_internal:subscription_succeeded", {"presence": presence}, channel)
 
     def unsubscribed(self, channel: str) -> bytes:
@@ -107,9 +108,9 @@ class PusherDialect(Dialect):
     def direct(self, user: str, data: str, name: str = "") -> bytes:
         return _frame({"event": name or "message", "channel": USER_CHANNEL + user, "data": data})
 
-    def presence(self, kind: str, channel: str, user: str) -> bytes:
+    def presence(self, kind: str, channel: str, user: str, info: str = "") -> bytes:
         if kind == "join":
-            return _internal("pusher_internal:member_added", {"user_id": user, "user_info": None}, channel)
+            return _internal("pusher_internal:member_added", {"user_id": user, "user_info": _info(info)}, channel)
         return _internal("pusher_internal:member_removed", {"user_id": user}, channel)
 
     # --- frames in -------------------------------------------------------------------
@@ -168,14 +169,16 @@ class PusherDialect(Dialect):
                 or not self._signed(auth, f"{peer.id}:{channel}" + (f":{channel_data}" if presence else "")):
             peer.send(self.refused(channel, "forbidden", f"invalid signature for {channel}"))
             return
-        member = None
+        member, info = None, ""
         if presence:
             try:
                 member = validation.user_id(_user_id(channel_data, "user_id"))
             except ValueError as exc:
                 peer.send(self.refused(channel, "forbidden", f"channel_data: {exc}"))
                 return
-        await hub.subscribe(peer, channel, authorized=True, member=member)
+            user_info = json.loads(channel_data).get("user_info")
+            info = json.dumps(user_info, separators=(",", ":")) if user_info is not None else ""
+        await hub.subscribe(peer, channel, authorized=True, member=member, info=info)
 
     def _signin(self, peer: Any, hub: Any, data: dict[str, Any]) -> None:
         auth, user_data = data.get("auth"), data.get("user_data")
@@ -221,6 +224,10 @@ def _parse(raw: str | bytes) -> tuple[str, dict[str, Any]]:
     if not isinstance(data, dict):
         raise ValueError("data must be a JSON object")
     return event, data
+
+
+def _info(text: str) -> Any:
+    return json.loads(text) if text else None
 
 
 def _user_id(document: str | None, field: str) -> Any:

@@ -26,7 +26,10 @@ class Presence(ABC):
       made the user absent (the transition that fires ``onLeave``); removing a
       connection that is not there returns False.
     * Each transition is reported once, however calls interleave.
-    * ``members(channel)`` lists the present users, each once, in no set order.
+    * ``join`` may carry ``info``, the member's ``user_info`` as JSON text ("" for
+      none); the latest given for a user is kept while the user is present.
+    * ``members(channel)`` lists the present users, each once, in no set order;
+      ``members_info(channel)`` maps each to its info ("" for none).
     * ``start(on_change)``: a driver that discovers transitions by itself calls
       ``on_change(kind, channel, user)`` once for each: a user whose node died
       stops being present (LEAVE), or a join/leave made while its backend was
@@ -40,13 +43,16 @@ class Presence(ABC):
         return None
 
     @abstractmethod
-    async def join(self, channel: str, user: str, connection: str) -> bool: ...
+    async def join(self, channel: str, user: str, connection: str, info: str = "") -> bool: ...
 
     @abstractmethod
     async def leave(self, channel: str, user: str, connection: str) -> bool: ...
 
     @abstractmethod
     async def members(self, channel: str) -> list[str]: ...
+
+    @abstractmethod
+    async def members_info(self, channel: str) -> dict[str, str]: ...
 
     async def close(self) -> None:
         return None

@@ -54,12 +54,12 @@ pusher.user.bind_global((event, data) => {
 function subscribe(channelName) {
   const channel = pusher.subscribe(channelName);
   channel.bind('pusher:subscription_succeeded', (members) => {
-    const ids = members && members.each ? [] : null;
-    if (ids) members.each((member) => ids.push(member.id));
-    out({ type: 'subscribed', channel: channelName, members: ids });
+    const found = members && members.each ? {} : null;  // presence: id -> user_info, as Echo's here() sees them
+    if (found) members.each((member) => { found[member.id] = member.info ?? null; });
+    out({ type: 'subscribed', channel: channelName, members: found });
   });
   channel.bind('pusher:subscription_error', (error) => out({ type: 'subscription_error', channel: channelName, status: error.status }));
-  channel.bind('pusher:member_added', (member) => out({ type: 'member_added', channel: channelName, id: member.id }));
+  channel.bind('pusher:member_added', (member) => out({ type: 'member_added', channel: channelName, id: member.id, info: member.info ?? null }));
   channel.bind('pusher:member_removed', (member) => out({ type: 'member_removed', channel: channelName, id: member.id }));
   channel.bind_global((event, data) => {
     if (!event.startsWith('pusher')) out({ type: 'event', channel: channelName, event, data });

@@ -9,9 +9,12 @@ class MemoryPresence(Presence):
     def __init__(self) -> None:
         # channel -> user -> that user's connections in the channel
         self._channels: dict[str, dict[str, set[str]]] = {}
+        self._info: dict[str, dict[str, str]] = {}  # channel -> user -> user_info (JSON)
 
-    async def join(self, channel: str, user: str, connection: str) -> bool:
+    async def join(self, channel: str, user: str, connection: str, info: str = "") -> bool:
         users = self._channels.setdefault(channel, {})
+        if info:
+            self._info.setdefault(channel, {})[user] = info
         connections = users.get(user)
         if connections is None:
             users[user] = {connection}
@@ -28,9 +31,17 @@ class MemoryPresence(Presence):
         if connections:
             return False
         del users[user]
+        infos = self._info.get(channel)
+        if infos is not None:
+            infos.pop(user, None)
         if not users:
             del self._channels[channel]
+            self._info.pop(channel, None)
         return True
 
     async def members(self, channel: str) -> list[str]:
         return list(self._channels.get(channel, ()))
+
+    async def members_info(self, channel: str) -> dict[str, str]:
+        infos = self._info.get(channel, {})
+        return {user: infos.get(user, "") for user in self._channels.get(channel, ())}

@@ -8,6 +8,7 @@ With prefix ``P`` (setting ``redis_prefix``):
 * ``P:presence:<channel>:conns`` — sorted set of ``<user>\\n<connection>``, scored
   by expiry (ms, Redis clock). Nodes refresh their own entries; a dead node's expire.
 * ``P:presence:<channel>:users`` — hash user -> number of live connections.
+* ``P:presence:<channel>:info`` — hash user -> their ``user_info`` (JSON), while present.
 * ``P:presence:channels`` — set of channels that have presence entries.
 * ``P:presence:epoch`` — a random token set once; when it changes, Redis lost its data.
 
@@ -31,10 +32,12 @@ _WRITES = "#!lua\n"
 _READS = "#!lua flags=no-writes\n"
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
-# KEYS: conns, users, channels. ARGV: member, user, lifetime ms, channel. Returns 1 on a join transition.
+# KEYS: conns, users, channels, info. ARGV: member, user, lifetime ms, channel, user_info ("" = none).
+# Returns 1 on a join transition. The latest user_info given wins.
 JOIN = _WRITES + _NOW + """
 if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) == 0 then return 0 end
 redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[5]) end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then return 1 end
 return 0
 """
@@ -45,19 +48,20 @@ _DROP = """
 local function drop(user)
   if redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
     redis.call('HDEL', KEYS[2], user)
+    redis.call('HDEL', KEYS[4], user)
     return true
   end
   return false
 end
 local function tidy(channel)
   if redis.call('ZCARD', KEYS[1]) == 0 then
-    redis.call('DEL', KEYS[2])
+    redis.call('DEL', KEYS[2], KEYS[4])
     redis.call('SREM', KEYS[3], channel)
   end
 end
 """
 
-# KEYS: conns, users, channels. ARGV: member, user, channel. Returns 1 on a leave transition.
+# KEYS: conns, users, channels, info. ARGV: member, user, channel. Returns 1 on a leave transition.
 LEAVE = _WRITES + _DROP + """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 local left = drop(ARGV[2]) and 1 or 0
@@ -77,7 +81,7 @@ end
 return missing
 """
 
-# KEYS: conns, users, channels. ARGV: channel. Removes expired entries; returns the users who left.
+# KEYS: conns, users, channels, info. ARGV: channel. Removes expired entries; returns the users who left.
 PRUNE = _WRITES + _NOW + _DROP + """
 local left = {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
@@ -100,6 +104,20 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
   end
 end
 return users
+"""
+
+# KEYS: conns, info. Like MEMBERS, with each user's user_info: user, info, user, info ... ("" = none).
+MEMBERS_WITH_INFO = _READS + _NOW + """
+local seen, found = {}, {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
+  if not seen[user] then
+    seen[user] = true
+    table.insert(found, user)
+    table.insert(found, redis.call('HGET', KEYS[2], user) or '')
+  end
+end
+return found
 """
 
 # KEYS: epoch. ARGV: a new random token. Sets it if missing; returns the current one.
@@ -130,8 +148,11 @@ class KeySpace:
     def users(self, channel: str) -> str:
         return f"{self.prefix}:presence:{channel}:users"
 
+    def info(self, channel: str) -> str:
+        return f"{self.prefix}:presence:{channel}:info"
+
     def presence_keys(self, channel: str) -> list[str]:
-        return [self.conns(channel), self.users(channel), self.channels]
+        return [self.conns(channel), self.users(channel), self.channels, self.info(channel)]
 
 
 def member(user: str, connection: str) -> str:

@@ -67,9 +67,11 @@ class RedisPresence(Presence):
         self._refresh = client.register_script(redis_keys.REFRESH)
         self._prune = client.register_script(redis_keys.PRUNE)
         self._members = client.register_script(redis_keys.MEMBERS)
+        self._members_with_info = client.register_script(redis_keys.MEMBERS_WITH_INFO)
         self._epoch_script = client.register_script(redis_keys.EPOCH)
         self._mine: Entries = {}
         self._confirmed: Entries = {}
+        self._info: Entries = {}  # channel -> connection -> user_info (JSON) given at its join
         self._epoch: bytes | None = None  # identifies Redis's data set; changes when it is lost
         self._on_change: ChangeCallback | None = None
         self.wait_listening: Callable[[], Awaitable[None]] | None = None  # the broker's: set by the driver
@@ -91,13 +93,15 @@ class RedisPresence(Presence):
 
     # The hub never runs join() and leave() of one connection concurrently.
 
-    async def join(self, channel: str, user: str, connection: str) -> bool:
+    async def join(self, channel: str, user: str, connection: str, info: str = "") -> bool:
         self._mine.setdefault(channel, {})[connection] = user
+        if info:
+            self._info.setdefault(channel, {})[connection] = info
         if self._down:
             return False  # reconciled (and reported) once Redis takes writes again
         try:
             joined = await self._join(keys=self._keys.presence_keys(channel),
-                                      args=[member(user, connection), user, self._lifetime_ms, channel])
+                                      args=self._join_args(channel, user, connection))
         except (RedisError, OSError) as exc:
             self._degrade(exc)
             return False
@@ -107,6 +111,7 @@ class RedisPresence(Presence):
     async def leave(self, channel: str, user: str, connection: str) -> bool:
         if _get(self._mine, channel, connection) == user:
             _remove(self._mine, channel, connection)
+            _remove(self._info, channel, connection)
         if self._down or _get(self._confirmed, channel, connection) != user:
             return False  # not in Redis (never was, or reconciled later)
         try:
@@ -124,6 +129,17 @@ class RedisPresence(Presence):
         except (RedisError, OSError) as exc:
             raise redis_keys.unreachable(self._url, exc) from None
         return [u.decode() if isinstance(u, bytes) else u for u in users]
+
+    async def members_info(self, channel: str) -> dict[str, str]:
+        try:
+            flat = await self._members_with_info(keys=[self._keys.conns(channel), self._keys.info(channel)])
+        except (RedisError, OSError) as exc:
+            raise redis_keys.unreachable(self._url, exc) from None
+        text = [v.decode() if isinstance(v, bytes) else v for v in flat]
+        return dict(zip(text[::2], text[1::2]))
+
+    def _join_args(self, channel: str, user: str, connection: str) -> list[Any]:
+        return [member(user, connection), user, self._lifetime_ms, channel, _get(self._info, channel, connection) or ""]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -188,8 +204,7 @@ class RedisPresence(Presence):
         count = 0
         for channel, connections in list(self._confirmed.items()):
             for connection, user in list(connections.items()):
-                await self._join(keys=self._keys.presence_keys(channel),
-                                 args=[member(user, connection), user, self._lifetime_ms, channel])
+                await self._join(keys=self._keys.presence_keys(channel), args=self._join_args(channel, user, connection))
                 count += 1
         return count
 
@@ -212,7 +227,7 @@ class RedisPresence(Presence):
                 if _get(self._mine, channel, connection) != user:
                     continue  # left meanwhile
                 joined = await self._join(keys=self._keys.presence_keys(channel),
-                                          args=[member(user, connection), user, self._lifetime_ms, channel])
+                                          args=self._join_args(channel, user, connection))
                 self._confirmed.setdefault(channel, {})[connection] = user
                 changes += 1
                 if joined:
