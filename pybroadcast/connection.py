@@ -1,4 +1,9 @@
-"""The hub's WebSocket connection: websockets' ServerConnection with two guards.
+"""The hub's WebSocket connection: websockets' ServerConnection with two guards and an HTTP side door.
+
+* **The Pusher HTTP API** (``/apps/…``, POST included) is served here, not by
+  websockets, which parses only GET upgrade requests. Such a request is parsed
+  with h11 (the Sans-I/O HTTP/1.1 parser the field trusts), bounded in size,
+  answered by :class:`~pybroadcast.dialects.pusher_api.PusherApi`, and closed.
 
 * **Nothing before the handshake is decided.** websockets' Sans-I/O parser
   reads frames as soon as the request ends, so a client that sends frames
@@ -16,15 +21,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+import h11
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
 CLOSE_RATE_LIMITED = CloseCode.POLICY_VIOLATION  # 1008
 HOLD_LIMIT = 1 << 20  # bytes a client may send before it has our answer to its request
+API_PREFIXES = (b"/apps/", b"/users/")  # /users/…: pusher-http-python's terminate_connections
+API_BODY_LIMIT = 1 << 20  # bytes: a batch of 10 events or 100 channels of one event fits
 BURST_SECONDS = 2.0
 FLOODER_GRACE = 1.0  # seconds a closed flooder has to read its close frame
 
@@ -33,6 +42,7 @@ log = logging.getLogger("pybroadcast")
 
 class HubConnection(ServerConnection):
     frame_rate: float = 100.0  # set per server by `configured()`
+    api: Any = None  # the Pusher HTTP API, when a Pusher key is configured
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,14 +53,19 @@ class HubConnection(ServerConnection):
         self._frame_left = 0  # payload bytes of the current frame still to come
         self._frame_head = b""  # an incomplete frame header
         self._over_limit = False
+        self._http: h11.Connection | None = None  # set when the request is for the HTTP API
+        self._body = bytearray()
 
     @classmethod
-    def configured(cls, frame_rate: float) -> type[HubConnection]:
-        return type("HubConnection", (cls,), {"frame_rate": float(frame_rate)})
+    def configured(cls, frame_rate: float, api: Any = None) -> type[HubConnection]:
+        return type("HubConnection", (cls,), {"frame_rate": float(frame_rate), "api": api})
 
     # --- holding early bytes -----------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._http is not None:
+            self._http_received(data)
+            return
         if self._held is not None:
             if self.protocol.state is State.CONNECTING:
                 self._held += data
@@ -60,6 +75,10 @@ class HubConnection(ServerConnection):
             self._release()
         elif self.protocol.state is State.CONNECTING:
             head = self._head_tail + data
+            if self.api is not None and not self._head_tail and _api_request(data):
+                self._http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
+                self._http_received(data)
+                return
             end = head.find(b"\r\n\r\n")
             if end >= 0:
                 cut = end + 4 - len(self._head_tail)
@@ -70,6 +89,58 @@ class HubConnection(ServerConnection):
             super().data_received(data)
             return
         self._feed(data)
+
+    # --- the HTTP API ----------------------------------------------------------------
+
+    def _http_received(self, data: bytes) -> None:
+        http = self._http
+        assert http is not None
+        if http.our_state is not h11.IDLE:
+            return  # answered already; the rest is ignored
+        http.receive_data(data)
+        try:
+            while True:
+                event = http.next_event()
+                if event is h11.NEED_DATA:
+                    return
+                if isinstance(event, h11.Request):
+                    self._request = event
+                elif isinstance(event, h11.Data):
+                    self._body += event.data
+                    if len(self._body) > API_BODY_LIMIT:
+                        self._http_answer(413, {"error": f"the body is over {API_BODY_LIMIT} bytes"})
+                        return
+                elif isinstance(event, h11.EndOfMessage):
+                    request = self._request
+                    self.loop.create_task(self._http_serve(request.method.decode(), request.target.decode(),
+                                                           bytes(self._body)))
+                    return
+                elif isinstance(event, h11.ConnectionClosed):
+                    self.transport.close()
+                    return
+        except h11.RemoteProtocolError as exc:
+            self._http_answer(400, {"error": f"bad HTTP request: {exc}"})
+
+    async def _http_serve(self, method: str, target: str, body: bytes) -> None:
+        try:
+            status, answer = await self.api.handle(method, target, body)
+        except Exception:  # the API's own errors are answers; anything else is ours
+            log.exception("Pusher HTTP API failed on %s %s", method, target.partition("?")[0])
+            status, answer = 500, {"error": "internal error"}
+        self._http_answer(status, answer)
+
+    def _http_answer(self, status: int, answer: Any) -> None:
+        http = self._http
+        assert http is not None
+        body = json.dumps(answer).encode()
+        try:
+            self.transport.write(http.send(h11.Response(status_code=status, headers=[
+                ("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")])))
+            self.transport.write(http.send(h11.Data(data=body)))
+            self.transport.write(http.send(h11.EndOfMessage()))
+        except h11.LocalProtocolError:
+            pass  # the request was so broken that h11 will not answer it: just close
+        self.transport.close()
 
     async def handshake(self, *args: Any, **kwargs: Any) -> None:
         await super().handshake(*args, **kwargs)
@@ -140,6 +211,12 @@ class HubConnection(ServerConnection):
 
 
 MAX_HEADER = 14  # 2 + 8 (64-bit length) + 4 (mask)
+
+
+def _api_request(data: bytes) -> bool:
+    """Whether the first bytes of a connection are a request line for /apps/…."""
+    method, _, rest = data.partition(b" ")
+    return method in (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD") and rest.startswith(API_PREFIXES)
 
 
 def _header_length(head: bytes) -> tuple[int, int] | None:

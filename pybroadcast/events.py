@@ -12,17 +12,19 @@ USER_KINDS = frozenset((DIRECT, DISCONNECT))  # addressed to a user, so every no
 
 
 class Event(tuple):
-    """(kind, target, data, name): a tuple, so it unpacks and compares as one.
+    """(kind, target, data, name, exclude): a tuple, so it unpacks and compares as one.
 
     ``name`` is the application's event name (``broadcast()``'s ``$event``), ""
-    when none was given; for ``join``, the member's ``user_info`` (JSON) if any. Not a NamedTuple: that would make app processes import
-    typing (~4 ms).
+    when none was given; for ``join``, the member's ``user_info`` (JSON) if any.
+    ``exclude``: a connection id not to deliver to (Pusher's ``socket_id``, for
+    ``toOthers()``), "" for none. Not a NamedTuple: that would make app
+    processes import typing (~4 ms).
     """
 
     __slots__ = ()
 
-    def __new__(cls, kind: str, target: str, data: str = "", name: str = "") -> Event:
-        return tuple.__new__(cls, (kind, target, data, name))
+    def __new__(cls, kind: str, target: str, data: str = "", name: str = "", exclude: str = "") -> Event:
+        return tuple.__new__(cls, (kind, target, data, name, exclude))
 
     @property
     def kind(self) -> str:
@@ -39,6 +41,10 @@ class Event(tuple):
     @property
     def name(self) -> str:
         return self[3]
+
+    @property
+    def exclude(self) -> str:
+        return self[4]
 
     def __repr__(self) -> str:
         return f"Event{tuple.__repr__(self)}"

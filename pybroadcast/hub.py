@@ -146,16 +146,25 @@ class Hub:
     async def members(self, channel: str) -> list[str]:
         return await self.presence.members(channel)
 
+    async def occupied_channels(self) -> set[str]:
+        """Channels with a subscriber here, or a present user on any node."""
+        return set(self.registry.channels) | set(await self.presence.channels())
+
     def deliver(self, event: Event) -> None:
         """Broker sink: one frame per dialect, queued for every local recipient."""
-        kind, target, data, name = event
+        kind, target, data, name, exclude = event
         if kind == MESSAGE:
             groups = self.registry.channels.get(target)
             if groups:
                 for dialect, peers in groups.items():
                     frame = dialect.message(target, data, name)
-                    for peer in peers:
-                        peer.send(frame)
+                    if exclude:  # toOthers(): every subscriber but the publisher's own connection
+                        for peer in peers:
+                            if peer.id != exclude:
+                                peer.send(frame)
+                    else:
+                        for peer in peers:
+                            peer.send(frame)
         elif kind == DIRECT:
             mine = self.registry.users.get(target)
             if mine:

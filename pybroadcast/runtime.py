@@ -26,6 +26,7 @@ from .connection import HubConnection
 from .dialects import Dialect
 from .dialects.native import NativeDialect
 from .dialects.pusher import PusherDialect
+from .dialects.pusher_api import PusherApi
 from .drivers.hub_side import HubDriver
 from .endpoint import Endpoint
 from .errors import BroadcastError
@@ -141,8 +142,11 @@ class Runtime:
         if not authenticator.configured:
             log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
         dialects: list[Dialect] = [NativeDialect()]
+        api = None
         if settings.pusher_key:
             dialects.append(PusherDialect(settings.pusher_key, settings.pusher_secret, settings.ping_interval))
+            api = PusherApi(settings.pusher_app_id, settings.pusher_key, settings.pusher_secret, hub,
+                            settings.max_message_size)
         endpoint = Endpoint(settings, hub, authenticator, outbox, dialects)
         host, port = settings.listen
         try:
@@ -150,7 +154,7 @@ class Runtime:
             server = await serve(
                 endpoint.handle, host or None, port,
                 process_request=endpoint.process_request,
-                create_connection=HubConnection.configured(settings.max_frame_rate),
+                create_connection=HubConnection.configured(settings.max_frame_rate, api),
                 compression=None,  # per-message deflate costs ~50 KiB per idle connection
                 max_size=settings.max_message_size,
                 ping_interval=settings.ping_interval,

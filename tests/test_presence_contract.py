@@ -77,3 +77,10 @@ async def test_user_info_is_kept_while_present_and_the_latest_wins(presence) -> 
     await presence.join("room", "7", "d")  # back, without info: the old one is gone
     assert await presence.members_info("room") == {"7": "", "8": ""}
     assert await presence.members_info("empty") == {}
+
+
+async def test_channels_lists_those_with_present_users(presence) -> None:
+    await presence.join("a", "1", "c1")
+    await presence.join("b", "2", "c2")
+    await presence.leave("b", "2", "c2")
+    assert await presence.channels() == ["a"]

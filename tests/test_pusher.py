@@ -259,3 +259,97 @@ async def test_disconnect_user_closes_a_pusher_connection_with_4009(pusher_hub: 
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(ws.recv(), 10)
     assert ws.close_code == 4009
+
+
+# --- the HTTP API, driven by the official Pusher server SDK (PyPI: pusher) -----------------------
+
+def sdk(hub: Hub, secret: str = SECRET, app_id: str = APP_ID):
+    import pusher
+
+    return pusher.Pusher(app_id=app_id, key=KEY, secret=secret, host="127.0.0.1", port=hub.port, ssl=False,
+                         timeout=10)
+
+
+async def test_http_api_trigger_reaches_subscribers_except_the_given_socket(pusher_hub: Hub, pusher_js) -> None:
+    first, second = pusher_js(), pusher_js()
+    for js in (first, second):
+        js.send(op="subscribe", channel="news")
+        await js.until(type="subscribed", channel="news")
+    native = await client(pusher_hub, "1")
+    await subscribe(native, "news")
+    excluded = (await first.until(type="connected"))["socket_id"]
+    assert await asyncio.to_thread(sdk(pusher_hub).trigger, ["news", "other"], "Updated", {"v": 1}, excluded) == {}
+    assert (await second.until(type="event", event="Updated"))["data"] == {"v": 1}
+    got = await recv_json(native)
+    assert got["event"] == "message" and got["name"] == "Updated" and json.loads(got["data"]) == {"v": 1}
+    await asyncio.to_thread(sdk(pusher_hub).trigger, "news", "Marker", "after")
+    await second.until(type="event", event="Marker")
+    await first.until(type="event", event="Marker")
+    assert not [r for r in first.reports if r.get("event") == "Updated"], "toOthers(): the publisher got its own event"
+    await native.close()
+
+
+async def test_http_api_batch_and_queries(pusher_hub: Hub, pusher_js) -> None:
+    js = pusher_js(user="7")
+    js.send(op="subscribe", channel="presence-room-ok")
+    await js.until(type="subscribed", channel="presence-room-ok")
+    api = sdk(pusher_hub)
+    await asyncio.to_thread(api.trigger_batch, [{"channel": "presence-room-ok", "name": "One", "data": "1"},
+                                                 {"channel": "presence-room-ok", "name": "Two", "data": "2"}])
+    await js.until(type="event", event="One")
+    await js.until(type="event", event="Two")
+    channels = await asyncio.to_thread(api.channels_info, "presence-", ["user_count"])
+    assert channels == {"channels": {"presence-room-ok": {"user_count": 1}}}
+    info = await asyncio.to_thread(api.channel_info, "presence-room-ok", ["user_count", "subscription_count"])
+    assert info == {"occupied": True, "user_count": 1, "subscription_count": 1}
+    assert await asyncio.to_thread(api.users_info, "presence-room-ok") == {"users": [{"id": "7"}]}
+
+
+async def test_http_api_terminate_connections(pusher_hub: Hub) -> None:
+    ws = await _raw(pusher_hub, additional_headers={"Cookie": "user=5"})
+    assert await asyncio.to_thread(sdk(pusher_hub).terminate_user_connections, "5") == {}
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 10)
+    assert ws.close_code == 4009
+
+
+async def test_http_api_refuses_a_forged_replayed_or_stale_request(pusher_hub: Hub) -> None:
+    import hashlib
+    import hmac
+    import urllib.error
+    import urllib.request
+
+    import pusher
+
+    with pytest.raises(pusher.errors.PusherBadAuth):
+        await asyncio.to_thread(sdk(pusher_hub, secret="wrong").trigger, "news", "x", "y")
+
+    def signed(body: bytes, timestamp: int, tamper: bytes = b"") -> int:
+        md5 = hashlib.md5(body).hexdigest()
+        query = f"auth_key={KEY}&auth_timestamp={timestamp}&auth_version=1.0&body_md5={md5}"
+        path = f"/apps/{APP_ID}/events"
+        signature = hmac.new(SECRET.encode(), f"POST\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
+        request = urllib.request.Request(f"http://127.0.0.1:{pusher_hub.port}{path}?{query}&auth_signature={signature}",
+                                         data=body + tamper, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    body = json.dumps({"name": "x", "data": "y", "channels": ["news"]}).encode()
+    assert signed(body, int(time.time())) == 200
+    assert signed(body, int(time.time()) - 3600) == 401  # replayed an hour later
+    assert signed(body, int(time.time()), tamper=b" ") == 401  # body changed after signing
+    bad = json.dumps({"name": "x", "data": "y", "channels": ["ok", "not ok"]}).encode()
+    assert signed(bad, int(time.time())) == 400  # nothing half-published: "ok" got nothing either
+    assert not pusher_hub.log.matching(SECRET)
+
+
+async def test_without_a_pusher_key_the_http_api_is_404(hub: Hub) -> None:
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"http://127.0.0.1:{hub.port}/apps/{APP_ID}/channels", timeout=10)
+    assert caught.value.code == 404

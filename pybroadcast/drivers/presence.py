@@ -29,7 +29,8 @@ class Presence(ABC):
     * ``join`` may carry ``info``, the member's ``user_info`` as JSON text ("" for
       none); the latest given for a user is kept while the user is present.
     * ``members(channel)`` lists the present users, each once, in no set order;
-      ``members_info(channel)`` maps each to its info ("" for none).
+      ``members_info(channel)`` maps each to its info ("" for none);
+      ``channels()`` lists the channels that have present users, on every node.
     * ``start(on_change)``: a driver that discovers transitions by itself calls
       ``on_change(kind, channel, user)`` once for each: a user whose node died
       stops being present (LEAVE), or a join/leave made while its backend was
@@ -53,6 +54,9 @@ class Presence(ABC):
 
     @abstractmethod
     async def members_info(self, channel: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    async def channels(self) -> list[str]: ...
 
     async def close(self) -> None:
         return None

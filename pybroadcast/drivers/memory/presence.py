@@ -45,3 +45,6 @@ class MemoryPresence(Presence):
     async def members_info(self, channel: str) -> dict[str, str]:
         infos = self._info.get(channel, {})
         return {user: infos.get(user, "") for user in self._channels.get(channel, ())}
+
+    async def channels(self) -> list[str]:
+        return list(self._channels)

@@ -138,6 +138,13 @@ class RedisPresence(Presence):
         text = [v.decode() if isinstance(v, bytes) else v for v in flat]
         return dict(zip(text[::2], text[1::2]))
 
+    async def channels(self) -> list[str]:
+        try:
+            found = [raw async for raw in self._redis.sscan_iter(self._keys.channels, count=500)]
+        except (RedisError, OSError) as exc:
+            raise redis_keys.unreachable(self._url, exc) from None
+        return [c.decode() if isinstance(c, bytes) else c for c in found]
+
     def _join_args(self, channel: str, user: str, connection: str) -> list[Any]:
         return [member(user, connection), user, self._lifetime_ms, channel, _get(self._info, channel, connection) or ""]
 
