@@ -55,6 +55,7 @@ class HubConnection(ServerConnection):
         self._over_limit = False
         self._http: h11.Connection | None = None  # set when the request is for the HTTP API
         self._body = bytearray()
+        self._answering = False
 
     @classmethod
     def configured(cls, frame_rate: float, api: Any = None) -> type[HubConnection]:
@@ -95,8 +96,8 @@ class HubConnection(ServerConnection):
     def _http_received(self, data: bytes) -> None:
         http = self._http
         assert http is not None
-        if http.our_state is not h11.IDLE:
-            return  # answered already; the rest is ignored
+        if self._answering:
+            return  # a whole request is in (or refused): what follows is ignored
         http.receive_data(data)
         try:
             while True:
@@ -111,6 +112,7 @@ class HubConnection(ServerConnection):
                         self._http_answer(413, {"error": f"the body is over {API_BODY_LIMIT} bytes"})
                         return
                 elif isinstance(event, h11.EndOfMessage):
+                    self._answering = True
                     request = self._request
                     self.loop.create_task(self._http_serve(request.method.decode(), request.target.decode(),
                                                            bytes(self._body)))
@@ -120,6 +122,12 @@ class HubConnection(ServerConnection):
                     return
         except h11.RemoteProtocolError as exc:
             self._http_answer(400, {"error": f"bad HTTP request: {exc}"})
+
+    def eof_received(self) -> bool | None:
+        if self._http is not None:
+            self._http_received(b"")  # h11's end of stream: an unfinished request is a 400 now
+            return True  # keep the write side open for that answer
+        return super().eof_received()
 
     async def _http_serve(self, method: str, target: str, body: bytes) -> None:
         try:
@@ -132,6 +140,7 @@ class HubConnection(ServerConnection):
     def _http_answer(self, status: int, answer: Any) -> None:
         http = self._http
         assert http is not None
+        self._answering = True
         body = json.dumps(answer).encode()
         try:
             self.transport.write(http.send(h11.Response(status_code=status, headers=[

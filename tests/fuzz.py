@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
 from support import ORIGIN, Hub  # noqa: E402
 
@@ -173,9 +173,15 @@ def http_case(rng: random.Random) -> bytes:
                            "Sec-WebSocket-Key", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
                            "Authorization", "X-" + rng.choice(JUNK)])
         headers.append((name, rng.choice(JUNK + [ORIGIN, "websocket", "13", "8", "permessage-deflate"])))
-    path = rng.choice(["/ws", "/ws?user=1", "/health", "/", "/app/key", "/ws?" + rng.choice(JUNK), "*", "//ws"])
+    path = rng.choice(["/ws", "/ws?user=1", "/health", "/", "/app/key", "/ws?" + rng.choice(JUNK), "*", "//ws",
+                       f"/app/{PUSHER_KEY}?protocol=7", "/app/", "/apps/1/events?auth_key=" + PUSHER_KEY,
+                       "/apps/1/channels", "/apps/1/channels/x/users", "/users/1/terminate_connections"])
     extra = "".join(f"{n}: {v}\r\n" for n, v in headers)
     head = request_head(path, extra)
+    if path.startswith(("/apps/", "/users/")) and rng.random() < 0.6:  # the HTTP API: a POST with a body
+        body = rng.choice([b"{}", b'{"name":"x","data":"y","channels":["a"]}', b"[" * 5000, os.urandom(40), b""])
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {rng.choice([len(body), 0, 99999, -1])}"
+                f"\r\n\r\n").encode() + body
     if rng.random() < 0.6:
         head = mutate_bytes(rng, head)
     if rng.random() < 0.2:
@@ -285,8 +291,9 @@ class Fuzzer:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.hub.port)
                 writer.write(head)
-                if b"\r\n\r\n" not in head:
-                    writer.write_eof()  # an unfinished request: the hub may wait for more, as HTTP allows
+                if b"\r\n\r\n" not in head or head.startswith(b"POST "):
+                    writer.write_eof()  # maybe unfinished (a head, or a body shorter than announced): the
+                    # hub may wait for the rest, as HTTP allows, until the handshake timeout
                 answer = await asyncio.wait_for(reader.read(4096), TIMEOUT)
                 if answer.startswith(b"HTTP/1.1 5"):
                     status = answer.split(b"\r\n")[0]
@@ -389,9 +396,14 @@ class Fuzzer:
                     writer.close()
 
 
+PUSHER_KEY = "fuzz-key"
+
+
 def fuzz_hub() -> Hub:
-    """A hub whose limits do not cut the fuzzer short (the limits have tests of their own)."""
-    return Hub({"options": {"max_frame_rate": 1_000_000, "max_channels": 1_000_000}})
+    """A hub with the Pusher endpoint and HTTP API on, whose limits do not cut the
+    fuzzer short (the limits have tests of their own)."""
+    return Hub({"options": {"max_frame_rate": 1_000_000, "max_channels": 1_000_000, "pusher_app_id": "1",
+                            "pusher_key": PUSHER_KEY, "pusher_secret": "fuzz-secret"}})
 
 
 async def fuzz(cases: int, seed: int) -> Report:

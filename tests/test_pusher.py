@@ -353,3 +353,29 @@ async def test_without_a_pusher_key_the_http_api_is_404(hub: Hub) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(f"http://127.0.0.1:{hub.port}/apps/{APP_ID}/channels", timeout=10)
     assert caught.value.code == 404
+
+
+def test_http_api_body_in_a_later_packet_is_read_and_a_short_one_refused(pusher_hub: Hub) -> None:
+    import hashlib
+    import hmac
+    import socket as sockets
+
+    body = json.dumps({"name": "x", "data": "y", "channels": ["news"]}).encode()
+    query = (f"auth_key={KEY}&auth_timestamp={int(time.time())}&auth_version=1.0"
+             f"&body_md5={hashlib.md5(body).hexdigest()}")
+    path = f"/apps/{APP_ID}/events"
+    signature = hmac.new(SECRET.encode(), f"POST\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
+    head = (f"POST {path}?{query}&auth_signature={signature} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+
+    def exchange(*parts: bytes, half_close: bool = False) -> bytes:
+        with sockets.create_connection(("127.0.0.1", pusher_hub.port), timeout=10) as sock:
+            for part in parts:
+                sock.sendall(part)
+                time.sleep(0.05)  # separate packets: the point of the test, not synchronisation
+            if half_close:
+                sock.shutdown(sockets.SHUT_WR)
+            return sock.recv(65536)
+
+    assert exchange(head, body).startswith(b"HTTP/1.1 200 ")
+    assert exchange(head, body[:10], half_close=True).startswith(b"HTTP/1.1 400 ")
