@@ -12,19 +12,21 @@ USER_KINDS = frozenset((DIRECT, DISCONNECT))  # addressed to a user, so every no
 
 
 class Event(tuple):
-    """(kind, target, data, name, exclude): a tuple, so it unpacks and compares as one.
+    """(kind, target, data, name, exclude, user): a tuple, so it unpacks and compares as one.
 
     ``name`` is the application's event name (``broadcast()``'s ``$event``), ""
     when none was given; for ``join``, the member's ``user_info`` (JSON) if any.
     ``exclude``: a connection id not to deliver to (Pusher's ``socket_id``, for
-    ``toOthers()``), "" for none. Not a NamedTuple: that would make app
-    processes import typing (~4 ms).
+    ``toOthers()``), "" for none. ``user``: the member who sent a client event
+    (Pusher's ``client-*`` on a presence channel), "" otherwise. Not a
+    NamedTuple: that would make app processes import typing (~4 ms).
     """
 
     __slots__ = ()
 
-    def __new__(cls, kind: str, target: str, data: str = "", name: str = "", exclude: str = "") -> Event:
-        return tuple.__new__(cls, (kind, target, data, name, exclude))
+    def __new__(cls, kind: str, target: str, data: str = "", name: str = "", exclude: str = "",
+                user: str = "") -> Event:
+        return tuple.__new__(cls, (kind, target, data, name, exclude, user))
 
     @property
     def kind(self) -> str:
@@ -45,6 +47,10 @@ class Event(tuple):
     @property
     def exclude(self) -> str:
         return self[4]
+
+    @property
+    def user(self) -> str:
+        return self[5]
 
     def __repr__(self) -> str:
         return f"Event{tuple.__repr__(self)}"

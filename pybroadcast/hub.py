@@ -152,12 +152,12 @@ class Hub:
 
     def deliver(self, event: Event) -> None:
         """Broker sink: one frame per dialect, queued for every local recipient."""
-        kind, target, data, name, exclude = event
+        kind, target, data, name, exclude, sender = event
         if kind == MESSAGE:
             groups = self.registry.channels.get(target)
             if groups:
                 for dialect, peers in groups.items():
-                    frame = dialect.message(target, data, name)
+                    frame = dialect.message(target, data, name, sender)
                     if exclude:  # toOthers(): every subscriber but the publisher's own connection
                         for peer in peers:
                             if peer.id != exclude:

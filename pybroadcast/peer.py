@@ -26,8 +26,8 @@ class FramingError(RuntimeError):
 
 
 class Peer:
-    __slots__ = ("connection", "transport", "id", "user", "dialect", "channels", "identities", "pending", "closed",
-                 "_outbox")
+    __slots__ = ("connection", "transport", "id", "user", "dialect", "channels", "identities", "dialect_state",
+                 "pending", "closed", "_outbox")
 
     def __init__(self, connection: Any, peer_id: str, user: str | None, outbox: Outbox, dialect: Any = None) -> None:
         if connection.protocol.extensions:
@@ -41,6 +41,7 @@ class Peer:
         self.dialect = dialect  # pybroadcast.dialects.Dialect: how frames for this peer are made
         self.channels: set[str] = set()
         self.identities: dict[str, str] = {}  # channel -> member id, where it is not `user` (Pusher presence)
+        self.dialect_state: Any = None  # what the dialect keeps per connection (Pusher: client-event budget)
         self.pending: list[bytes] = []
         self.closed = False
         self._outbox = outbox

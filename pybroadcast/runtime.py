@@ -144,7 +144,8 @@ class Runtime:
         dialects: list[Dialect] = [NativeDialect()]
         api = None
         if settings.pusher_key:
-            dialects.append(PusherDialect(settings.pusher_key, settings.pusher_secret, settings.ping_interval))
+            dialects.append(PusherDialect(settings.pusher_key, settings.pusher_secret, settings.ping_interval,
+                                          settings.client_events, settings.max_message_size))
             api = PusherApi(settings.pusher_app_id, settings.pusher_key, settings.pusher_secret, hub,
                             settings.max_message_size)
         endpoint = Endpoint(settings, hub, authenticator, outbox, dialects)

@@ -199,7 +199,9 @@ async def _raw(hub: Hub, path: str = f"/app/{KEY}?protocol=7", **kwargs: Any) ->
     ws = await connect(f"ws://127.0.0.1:{hub.port}{path}", origin="http://app.test", **kwargs)
     established = json.loads(await ws.recv())
     assert established["event"] == "pusher:connection_established"
-    assert json.loads(established["data"])["activity_timeout"] > 0
+    data = json.loads(established["data"])
+    assert data["activity_timeout"] > 0
+    ws.socket_id = data["socket_id"]
     return ws
 
 
@@ -379,3 +381,40 @@ def test_http_api_body_in_a_later_packet_is_read_and_a_short_one_refused(pusher_
 
     assert exchange(head, body).startswith(b"HTTP/1.1 200 ")
     assert exchange(head, body[:10], half_close=True).startswith(b"HTTP/1.1 400 ")
+
+
+async def test_client_events_reach_the_other_members_with_user_id_within_the_rate(make_hub, auth_endpoint) -> None:
+    import hashlib
+    import hmac
+
+    hub = make_hub({"options": {"pusher_app_id": APP_ID, "pusher_key": KEY, "pusher_secret": SECRET,
+                                "allowed_origins": "*", "client_events": "members"}})
+    channel = "presence-chat-ok"
+    typer, other = PusherJs(hub, auth_endpoint, "7"), PusherJs(hub, auth_endpoint, "8")
+    try:
+        for js in (typer, other):
+            js.send(op="subscribe", channel=channel)
+            await js.until(type="subscribed", channel=channel)
+        typer.send(op="trigger", channel=channel, event="client-typing", data={"typing": True})
+        assert (await other.until(type="event", event="client-typing"))["data"] == {"typing": True}
+        for _ in range(15):  # over Pusher's 10 a second
+            typer.send(op="trigger", channel=channel, event="client-typing", data={"typing": True})
+        await typer.until(type="error", code=4301)
+        assert not [r for r in typer.reports if r.get("event") == "client-typing"], "the sender heard itself"
+    finally:
+        typer.close()
+        other.close()
+
+    listener, sender = await _raw(hub), await _raw(hub)  # the frame itself: user_id on a presence channel
+    for member, conn in (("1", listener), ("2", sender)):
+        data = json.dumps({"user_id": member})
+        signature = hmac.new(SECRET.encode(), f"{conn.socket_id}:{channel}:{data}".encode(), hashlib.sha256).hexdigest()
+        await conn.send(json.dumps({"event": "pusher:subscribe",
+                                    "data": {"channel": channel, "auth": f"{KEY}:{signature}", "channel_data": data}}))
+        assert json.loads(await conn.recv())["event"] == "pusher_internal:subscription_succeeded"
+    await sender.send(json.dumps({"event": "client-typing", "channel": channel, "data": {"t": 1}}))
+    while (frame := json.loads(await listener.recv()))["event"] != "client-typing":
+        pass
+    assert frame == {"event": "client-typing", "channel": channel, "data": '{"t": 1}', "user_id": "2"}
+    for conn in (listener, sender):
+        await conn.close()

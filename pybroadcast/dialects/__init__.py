@@ -61,8 +61,9 @@ class Dialect(ABC):
     def refused(self, channel: str, code: str, message: str) -> bytes: ...
 
     @abstractmethod
-    def message(self, channel: str, data: str, name: str) -> bytes:
-        """``name``: the application's event name, "" when none was given."""
+    def message(self, channel: str, data: str, name: str, user: str) -> bytes:
+        """``name``: the application's event name, "" when none was given; ``user``:
+        the member who sent a client event on a presence channel, else ""."""
 
     @abstractmethod
     def direct(self, user: str, data: str, name: str) -> bytes:

@@ -76,7 +76,9 @@ class NativeDialect(Dialect):
     def refused(self, channel: str, code: str, message: str) -> bytes:
         return error(code, message, channel)
 
-    def message(self, channel: str, data: str, name: str = "") -> bytes:
+    def message(self, channel: str, data: str, name: str = "", user: str = "") -> bytes:
+        if user:  # a Pusher client's client event, heard by native subscribers too
+            return frame({"event": "message", "channel": channel, "name": name, "user": user, "data": data})
         if name:
             return frame({"event": "message", "channel": channel, "name": name, "data": data})
         return frame({"event": "message", "channel": channel, "data": data})

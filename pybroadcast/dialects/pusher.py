@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from .. import validation
+from ..events import MESSAGE, Event
 from . import Dialect, text_frame
 
 log = logging.getLogger("pybroadcast")
@@ -26,6 +27,8 @@ PREFIX = "/app/"
 CLOSE_UNKNOWN_APP = 4001
 CLOSE_UNAUTHORIZED = 4009  # disconnectUser(): the app threw this user out
 ERROR_BAD_FRAME = 4200  # answered with pusher:error; the connection stays open
+ERROR_CLIENT_EVENT = 4301  # client events off, over the rate, or not allowed on that channel
+CLIENT_EVENT_RATE = 10.0  # per second per connection, as Pusher
 USER_CHANNEL = "#server-to-user-"
 
 
@@ -66,10 +69,13 @@ class PusherDialect(Dialect):
     presence_members = True  # subscription_succeeded lists a presence channel's members
     disconnect_code = CLOSE_UNAUTHORIZED
 
-    def __init__(self, key: str, secret: str, activity_timeout: float) -> None:
+    def __init__(self, key: str, secret: str, activity_timeout: float, client_events: str = "off",
+                 max_message_size: int = 65536) -> None:
         self.key = key
         self._secret = secret.encode()
         self._activity_timeout = max(1, int(activity_timeout))
+        self._client_events = client_events == "members"
+        self._max = max_message_size
 
     # --- admission -------------------------------------------------------------------
 
@@ -102,7 +108,9 @@ class PusherDialect(Dialect):
         return _internal("pusher:subscription_error", {"type": "AuthError", "error": message, "status": status},
                          channel)
 
-    def message(self, channel: str, data: str, name: str = "") -> bytes:
+    def message(self, channel: str, data: str, name: str = "", user: str = "") -> bytes:
+        if user:
+            return _frame({"event": name, "channel": channel, "data": data, "user_id": user})
         return _frame({"event": name or "message", "channel": channel, "data": data})
 
     def direct(self, user: str, data: str, name: str = "") -> bytes:
@@ -135,7 +143,7 @@ class PusherDialect(Dialect):
             elif event == "pusher:signin":
                 self._signin(peer, hub, data)
             elif event.startswith("client-"):
-                peer.send(error(4301, "client events are not enabled on this server"))
+                await self._client_event(peer, hub, event, data)
             else:
                 peer.send(error(ERROR_BAD_FRAME, f"unsupported event {event[:60]!r}"))
 
@@ -180,6 +188,35 @@ class PusherDialect(Dialect):
             info = json.dumps(user_info, separators=(",", ":")) if user_info is not None else ""
         await hub.subscribe(peer, channel, authorized=True, member=member, info=info)
 
+    async def _client_event(self, peer: Any, hub: Any, event: str, data: dict[str, Any]) -> None:
+        """A client event: to the channel's other subscribers, on every node (client_events = members)."""
+        if not self._client_events:
+            peer.send(error(ERROR_CLIENT_EVENT, "client events are not enabled on this server"))
+            return
+        channel = data.get("channel")
+        if not isinstance(channel, str) or channel not in peer.channels or not validation.needs_authorization(channel):
+            peer.send(error(ERROR_CLIENT_EVENT, "client events go to a private or presence channel you are in"))
+            return
+        if not self._spend(peer, peer.connection.loop.time()):
+            peer.send(error(ERROR_CLIENT_EVENT, f"over {CLIENT_EVENT_RATE:g} client events per second"))
+            return
+        try:
+            name = validation.event_name(event)
+            payload = validation.message(json.dumps(data.get("data"), ensure_ascii=False), self._max)
+        except ValueError as exc:
+            peer.send(error(ERROR_CLIENT_EVENT, str(exc)))
+            return
+        sender = peer.identities.get(channel, peer.user) if validation.is_presence_channel(channel) else ""
+        await hub.publish(Event(MESSAGE, channel, payload, name, peer.id, sender or ""))
+
+    @staticmethod
+    def _spend(peer: Any, now: float) -> bool:
+        """One token of the connection's client-event bucket (CLIENT_EVENT_RATE a second, as many at once)."""
+        tokens, last = peer.dialect_state or (CLIENT_EVENT_RATE, now)
+        tokens = min(CLIENT_EVENT_RATE, tokens + (now - last) * CLIENT_EVENT_RATE)
+        peer.dialect_state = (tokens - 1, now)
+        return tokens >= 1
+
     def _signin(self, peer: Any, hub: Any, data: dict[str, Any]) -> None:
         auth, user_data = data.get("auth"), data.get("user_data")
         if not isinstance(auth, str) or not isinstance(user_data, str) \
@@ -212,8 +249,8 @@ def _parse(raw: str | bytes) -> tuple[str, dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("event"), str):
         raise ValueError("frame must be a JSON object with an event")
     event, data = body["event"], body.get("data")
-    if event.startswith("client-"):
-        return event, {}  # refused by the caller whatever it carries
+    if event.startswith("client-"):  # data is the client's own, any JSON
+        return event, {"channel": body.get("channel"), "data": data}
     if isinstance(data, str):  # older clients send data as a JSON string
         try:
             data = json.loads(data) if data else {}

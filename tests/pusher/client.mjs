@@ -1,6 +1,7 @@
 // A real pusher-js 8 client for the tests, driven by JSON lines on stdin, reporting JSON lines on stdout.
 //   node client.mjs <host> <port> <key> <auth url> <user>
 // Commands: {"op":"subscribe","channel":…,"auth":…?}  (auth given: used as is, e.g. a forged one)
+//           {"op":"trigger","channel":…,"event":"client-…","data":…}  (a client event)
 //           {"op":"unsubscribe","channel":…}  {"op":"signin"}  {"op":"disconnect"}
 // Reports:  {"type":"state","state":…}  {"type":"connected","socket_id":…}
 //           {"type":"subscribed","channel":…,"members":…}  {"type":"subscription_error","channel":…,"status":…}
@@ -73,6 +74,8 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     subscribe(command.channel);
   } else if (command.op === 'unsubscribe') {
     pusher.unsubscribe(command.channel);
+  } else if (command.op === 'trigger') {
+    out({ type: 'triggered', ok: pusher.channel(command.channel).trigger(command.event, command.data) });
   } else if (command.op === 'signin') {
     pusher.signin();
   } else if (command.op === 'disconnect') {

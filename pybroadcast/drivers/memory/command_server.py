@@ -134,7 +134,7 @@ class CommandServer:
 
     async def _execute(self, request: list[str]) -> list[str]:
         op, *args = request or [""]
-        if op == wire.PUBLISH and len(args) in (3, 4, 5):  # kind target data [name [exclude]]
+        if op == wire.PUBLISH and 3 <= len(args) <= 6:  # kind target data [name [exclude [user]]]
             event = events.Event(*args)
             if event.kind not in APP_EVENTS:
                 raise ValueError(f"event kind {event.kind!r} cannot be sent by an app")

@@ -4,8 +4,8 @@ A message is ``<n>:<fields>,`` where the fields are themselves netstrings
 (``<n>:<bytes>,``), so any bytes travel unescaped and app processes need no
 JSON (and no `re`, which json imports) to talk to the hub.
 
-Requests: ``publish kind target data name exclude`` -> ``ok`` (the last two may
-be absent: an app process from before them); ``members channel`` -> ``ok user...``.
+Requests: ``publish kind target data name exclude user`` -> ``ok`` (the last
+three may be absent: an app process from before them); ``members channel`` -> ``ok user...``.
 Failure: ``error message``.
 
 The parser is strict and bounded: a length is 1-20 ASCII digits (``int()``

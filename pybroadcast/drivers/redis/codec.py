@@ -18,7 +18,7 @@ def decode(raw: bytes | str) -> Event:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"malformed event: {exc}") from None
     # Fewer fields: published by a node from before event names (a rolling upgrade).
-    if not isinstance(fields, list) or len(fields) not in (3, 4, 5):
+    if not isinstance(fields, list) or not 3 <= len(fields) <= 6:
         raise ValueError(f"malformed event: {str(fields)[:80]}")
     if not all(isinstance(field, str) for field in fields) or fields[0] not in KINDS:
         raise ValueError(f"malformed event: {str(fields)[:80]}")
