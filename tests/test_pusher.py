@@ -21,7 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from support import ROOT, Hub, client, free_port, php_command, recv_json, subscribe
+from support import ROOT, Hub, client, free_port, php_command, recv_json, run_php, subscribe
 
 KEY, SECRET, APP_ID = "app-key", "app-secret-do-not-log", "42"
 NODE = shutil.which("node") or "node"
@@ -29,10 +29,10 @@ PUSHER_DIR = ROOT / "tests" / "pusher"
 
 
 class PusherJs:
-    """One pusher-js client in a Node process."""
+    """One pusher-js client (or, with script="echo.mjs", Laravel Echo over it) in a Node process."""
 
-    def __init__(self, hub: Hub, auth_url: str, user: str = "", key: str = KEY) -> None:
-        self.process = subprocess.Popen([NODE, str(PUSHER_DIR / "client.mjs"), "127.0.0.1", str(hub.port), key,
+    def __init__(self, hub: Hub, auth_url: str, user: str = "", key: str = KEY, script: str = "client.mjs") -> None:
+        self.process = subprocess.Popen([NODE, str(PUSHER_DIR / script), "127.0.0.1", str(hub.port), key,
                                          auth_url, user], cwd=PUSHER_DIR, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.reports: list[dict[str, Any]] = []
@@ -418,3 +418,83 @@ async def test_client_events_reach_the_other_members_with_user_id_within_the_rat
     assert frame == {"event": "client-typing", "channel": channel, "data": '{"t": 1}', "user_id": "2"}
     for conn in (listener, sender):
         await conn.close()
+
+
+# --- Laravel Echo 2 (tests/pusher/echo.mjs), on one node and on three nodes with Redis -----------
+
+PUSHER_OPTIONS = {"pusher_app_id": APP_ID, "pusher_key": KEY, "pusher_secret": SECRET, "allowed_origins": "*",
+                  "client_events": "members"}
+
+
+class Nodes(list):
+    """The hubs of a test, and how an app process reaches them."""
+
+    def __init__(self, hubs: list[Hub], ini: dict[str, str]) -> None:
+        super().__init__(hubs)
+        self.ini = ini
+
+    def php(self, code: str) -> None:
+        result = run_php(code, ini=self.ini)
+        assert result.returncode == 0 and not result.stderr, result.stdout + result.stderr
+
+
+@pytest.fixture(params=["one node", "three nodes on redis"])
+def echo_hubs(request, make_hub) -> Nodes:
+    if request.param == "one node":
+        hub = make_hub({"options": PUSHER_OPTIONS})
+        return Nodes([hub], hub.ini)
+    from test_cluster import Cluster
+
+    cluster = Cluster(make_hub, request.getfixturevalue("redis_server"), nodes=3, hub_config={"options": PUSHER_OPTIONS})
+    return Nodes(cluster.hubs, cluster.ini)
+
+
+@pytest.fixture
+def echo(auth_endpoint):
+    made: list[PusherJs] = []
+
+    def make(hub: Hub, user: str) -> PusherJs:
+        made.append(PusherJs(hub, auth_endpoint, user, script="echo.mjs"))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+async def test_echo_listen_private_and_to_others(echo_hubs: Nodes, echo) -> None:
+    ann, bob = echo(echo_hubs[0], "5"), echo(echo_hubs[-1], "6")
+    for js in (ann, bob):
+        js.send(op="listen", kind="channel", channel="orders", event="OrderShipped")  # namespaced: App\Events\…
+        await js.until(type="subscribed", channel="orders")
+    ann.send(op="listen", kind="private", channel="user-5", event=".Notice")  # leading dot: the name as is
+    await ann.until(type="subscribed", channel="user-5")
+    app = echo_hubs[0]
+    echo_hubs.php("broadcast('orders', '{\"id\":7}', 'App\\\\Events\\\\OrderShipped'); broadcast('private-user-5', '\"hi\"', 'Notice');")
+    for js in (ann, bob):
+        assert (await js.until(type="heard", event="OrderShipped"))["data"] == {"id": 7}
+    assert (await ann.until(type="heard", event=".Notice"))["data"] == "hi"
+    # toOthers(): Laravel sends the X-Socket-ID Echo adds as socket_id; the sender does not hear its own event
+    socket_id = (await ann.until(type="connected"))["socket_id"]
+    await asyncio.to_thread(sdk(app).trigger, "orders", "App\\Events\\OrderShipped", {"id": 8}, socket_id)
+    assert (await asyncio.to_thread(bob.wait, lambda r: r.get("type") == "heard" and r["data"] == {"id": 8}))
+    await asyncio.to_thread(sdk(app).trigger, "orders", "App\\Events\\OrderShipped", {"id": 9})
+    await asyncio.to_thread(ann.wait, lambda r: r.get("type") == "heard" and r["data"] == {"id": 9})
+    assert not [r for r in ann.reports if r.get("type") == "heard" and r["data"] == {"id": 8}]
+
+
+async def test_echo_presence_here_joining_leaving_and_whispers(echo_hubs: Nodes, echo) -> None:
+    ann = echo(echo_hubs[0], "7")
+    ann.send(op="join", channel="room-ok")
+    assert (await ann.until(type="here"))["users"] == [{"name": "User 7"}]
+    ann.send(op="listenForWhisper", kind="join", channel="room-ok", event="typing")
+    bob = echo(echo_hubs[-1], "8")
+    bob.send(op="join", channel="room-ok")
+    assert sorted(u["name"] for u in (await bob.until(type="here"))["users"]) == ["User 7", "User 8"]
+    assert (await ann.until(type="joining"))["user"] == {"name": "User 8"}
+    bob.send(op="whisper", kind="join", channel="room-ok", event="typing", data={"who": "bob"})
+    assert (await ann.until(type="whisper"))["data"] == {"who": "bob"}
+    bob.close()
+    assert (await ann.until(type="leaving"))["user"] == {"name": "User 8"}
+    hooks = [line for hub in echo_hubs for line in hub.log.matching(r"^HOOK (join|leave) 8 presence-room-ok$")]
+    assert sorted(hooks) == ["HOOK join 8 presence-room-ok", "HOOK leave 8 presence-room-ok"]
