@@ -62,17 +62,18 @@ install: all
 	$(MAKE) -s -C $(EXT_BUILD) install
 	tools/install-ini $(PHP)
 
-demo: all
+demo: all node_modules/.stamp
 	PHP="$(PHP_EXT)" php/demo.sh
 
-# The real Pusher clients the tests drive, pinned in tests/pusher/package-lock.json.
-tests/pusher/node_modules/.stamp: tests/pusher/package.json tests/pusher/package-lock.json
-	cd tests/pusher && npm ci --silent --no-audit --no-fund
+# pusher-js and Laravel Echo, pinned in package-lock.json: the demo serves them, the tests drive them.
+node_modules/.stamp: package.json package-lock.json
+	@command -v npm >/dev/null || PYTHON=$(PYTHON) tools/install-deps test
+	npm ci --silent --no-audit --no-fund
 	touch $@
 
 test: all
 	@PYTHON=$(PYTHON) tools/install-deps test
-	$(MAKE) -s tests/pusher/node_modules/.stamp
+	$(MAKE) -s node_modules/.stamp
 	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" VPY="$(VPY)" tests/run-all
 
 fuzz: all

@@ -12,6 +12,11 @@ function demo_hub_url(): string {
     return "ws://$host:$port/ws";
 }
 
+/** The demo's Pusher key (the Echo page and the hub agree on it; a real app sets its own). */
+function demo_pusher_key(): string {
+    return getenv('PUSHER_APP_KEY') ?: 'demo-key';
+}
+
 function demo_json(int $status, array $body): void {
     http_response_code($status);
     header('Content-Type: application/json');

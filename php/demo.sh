@@ -17,7 +17,8 @@ web=$!
 trap 'kill -TERM $hub $web 2>/dev/null; wait $hub $web 2>/dev/null' EXIT INT TERM
 echo
 echo "  pybroadcast demo: open http://localhost:$WEB_PORT/login.php?user=alice"
-echo "  (and http://127.0.0.1:$WEB_PORT/login.php?user=bob in another browser to chat)"
+echo "  (and http://127.0.0.1:$WEB_PORT/login.php?user=bob in another browser to chat);"
+echo "  the same chat with Laravel Echo: http://localhost:$WEB_PORT/echo.php (both live at once)"
 echo "  Ctrl-C stops both."
 echo
 wait $hub

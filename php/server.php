@@ -11,7 +11,12 @@ ini_set('session.use_strict_mode', '0');
 ini_set('session.cache_limiter', '');
 $log = fn(string $line) => fwrite(STDERR, date('H:i:s') . " $line\n");
 
-$server = new PyBroadcast\Server();  // listen, allowed_origins, …: from the environment or php.ini
+// listen, allowed_origins, …: from the environment or php.ini. The Pusher protocol too, for echo.php.
+$server = new PyBroadcast\Server([
+    'pusher_app_id' => getenv('PUSHER_APP_ID') ?: 'demo',
+    'pusher_key'    => demo_pusher_key(),
+    'pusher_secret' => getenv('PUSHER_APP_SECRET') ?: 'demo-secret-' . bin2hex(random_bytes(8)),
+]);
 
 $server->onAuthenticate(function (array $request): ?string {
     $id = $request['cookies'][session_name()] ?? '';
@@ -27,9 +32,13 @@ $server->onAuthenticate(function (array $request): ?string {
     return $user;
 });
 
-$server->onAuthorize(function (string $userId, string $channel): bool {
-    // presence-lobby: everyone logged in; private-user-<id>: only that user.
-    return $channel === DEMO_PRESENCE || $channel === "private-user-$userId";
+$server->onAuthorize(function (string $userId, string $channel): bool|array {
+    // presence-lobby: everyone logged in (an array: allowed, and the member's user_info for
+    // Echo's here()/joining()); private-user-<id>: only that user.
+    if ($channel === DEMO_PRESENCE) {
+        return ['name' => $userId];
+    }
+    return $channel === "private-user-$userId";
 });
 
 $server->onJoin(fn(string $userId, string $channel) => $log("$userId joined $channel"));

@@ -85,3 +85,38 @@ def test_demo_page_live_messages_and_who_is_online(demo) -> None:
     hub.log.wait_for(r"bob left presence-lobby")
     alice.close()
     assert not hub.log.matching(r"Warning|Notice|Deprecated|Traceback"), hub.log.lines
+
+
+def test_the_echo_page_and_the_native_page_chat_live_at_once(demo) -> None:
+    """php/echo.php (Laravel Echo over the Pusher protocol, authorized in process from the
+    session cookie) and index.php (pybroadcast.js) share the chat and who is online."""
+    hub, web_port, browser = demo
+    alice = browser.open(f"http://localhost:{web_port}/login.php?user=alice")
+    alice.wait_for("document.getElementById('status')?.textContent === 'connected as alice'")
+    echo = browser.open(f"http://localhost:{web_port}/echo.php")  # alice again, same session, with Echo
+    echo.wait_for("document.getElementById('status')?.textContent === 'connected as alice'")
+    echo.wait_for("document.querySelectorAll('#online li').length === 1")
+    bob = browser.open(f"http://127.0.0.1:{web_port}/login.php?user=bob")
+    bob.wait_for("document.getElementById('status')?.textContent === 'connected as bob'")
+    echo.wait_for("document.querySelectorAll('#online li').length === 2")  # Echo's joining(), live
+    assert online(echo) == ["alice", "bob"]
+
+    bob.evaluate("document.querySelector('#send [name=message]').value = 'from the native page'")
+    bob.evaluate("document.querySelector('#send button').click()")
+    echo.wait_for(shown("from the native page"))
+    echo.evaluate("document.querySelector('#send [name=message]').value = 'from the Echo page'")
+    echo.evaluate("document.querySelector('#send button').click()")
+    bob.wait_for(shown("from the Echo page"))
+    result = run_php(f"broadcast('news', {php_string(TRICKY)});", ini=hub.ini)
+    assert result.returncode == 0, result.stderr
+    echo.wait_for(shown(TRICKY))
+    assert echo.evaluate("document.querySelectorAll('#messages b, #messages script').length") == 0
+    echo.screenshot(str(ROOT / "build" / "demo-echo.png"))
+
+    bob.close()
+    echo.wait_for("document.querySelectorAll('#online li').length === 1")  # Echo's leaving()
+    hub.log.wait_for(r"bob left presence-lobby")
+    assert len(hub.log.matching(r"alice joined presence-lobby")) == 1  # two tabs, two dialects: one join
+    for tab in (alice, echo):
+        tab.close()
+    assert not hub.log.matching(r"Warning|Notice|Deprecated|Traceback"), hub.log.lines

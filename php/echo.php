@@ -1,0 +1,97 @@
+<?php
+// The same chat and "who is online" as index.php, written with Laravel Echo over the Pusher protocol.
+// Both pages are live at once: a message sent from either reaches both.
+require __DIR__ . '/bootstrap.php';
+session_start(['read_and_close' => true]);
+$user = $_SESSION['user_id'] ?? null;
+if ($user === null) {
+    header('Location: index.php');
+    exit;
+}
+$h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
+?><!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>pybroadcast demo (Laravel Echo)</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 52rem; color: #222; }
+  .cols { display: grid; grid-template-columns: 1fr 14rem; gap: 1.5rem; }
+  #status { font-size: 13px; color: #666; }
+  #messages { list-style: none; padding: 0; border: 1px solid #ddd; border-radius: 6px; min-height: 12rem; }
+  #messages li { padding: .35rem .6rem; border-bottom: 1px solid #eee; white-space: pre-wrap; }
+  #online li.me { font-weight: 600; }
+  form { display: flex; gap: .5rem; }
+  input[name=message] { flex: 1; }
+</style>
+</head>
+<body>
+<h1>pybroadcast demo <small>(Laravel Echo)</small></h1>
+<p id="status">connecting…</p>
+<div class="cols">
+  <section>
+    <h2>#<?= $h(DEMO_CHANNEL) ?></h2>
+    <ul id="messages"></ul>
+    <form id="send">
+      <input name="message" placeholder="say something" autocomplete="off" required>
+      <button>Send</button>
+    </form>
+  </section>
+  <aside>
+    <h2>Who is online</h2>
+    <ul id="online"></ul>
+  </aside>
+</div>
+<p><a href="index.php">the same page with pybroadcast.js</a></p>
+<script src="vendor.php?f=pusher.js"></script>
+<script src="vendor.php?f=echo.js"></script>
+<script>
+  const me = <?= json_encode($user) ?>;
+  const messages = document.getElementById('messages');
+  const show = (text) => {
+    const li = document.createElement('li');
+    li.textContent = typeof text === 'string' ? text : JSON.stringify(text);  // text, never HTML
+    messages.appendChild(li);
+  };
+  const online = new Map();  // user id -> name (the user_info onAuthorize returns)
+  const renderOnline = () => {
+    const list = document.getElementById('online');
+    list.replaceChildren(...[...online.values()].sort().map(name => {
+      const li = document.createElement('li');
+      li.textContent = name;
+      if (name === me) li.className = 'me';
+      return li;
+    }));
+  };
+  const echo = new Echo.default({
+    broadcaster: 'pusher', key: <?= json_encode(demo_pusher_key()) ?>, Pusher, cluster: 'local',
+    wsHost: location.hostname, wsPort: <?= json_encode((int) (getenv('DEMO_HUB_PORT') ?: 8080)) ?>,
+    forceTLS: false, enabledTransports: ['ws'], disableStats: true,
+    // No /broadcasting/auth round trip: the hub knows this connection from the session cookie
+    // and asks its onAuthorize in process when the signature is left empty. (pusher-js wants a
+    // channel_data on presence channels to know which member is "me"; the hub ignores an
+    // unsigned one: identity comes from the session.)
+    channelAuthorization: {
+      customHandler: (params, callback) => callback(null, { auth: '', channel_data: JSON.stringify({ user_id: me }) }),
+    },
+  });
+  const connection = echo.connector.pusher.connection;
+  connection.bind('state_change', ({ current }) => {
+    document.getElementById('status').textContent = current === 'connected' ? `connected as ${me}` : current;
+  });
+  echo.channel(<?= json_encode(DEMO_CHANNEL) ?>).listen('.message', show);
+  echo.join(<?= json_encode(substr(DEMO_PRESENCE, strlen('presence-'))) ?>)
+    .here(users => { users.forEach(u => online.set(u.name, u.name)); renderOnline(); })
+    .joining(u => { online.set(u.name, u.name); renderOnline(); })
+    .leaving(u => { online.delete(u.name); renderOnline(); });
+  document.getElementById('send').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    form.set('channel', <?= json_encode(DEMO_CHANNEL) ?>);
+    const reply = await fetch('send.php', { method: 'POST', body: form });
+    if (!reply.ok) show(`error: ${(await reply.json()).error}`);
+    e.target.message.value = '';
+  });
+</script>
+</body>
+</html>
