@@ -14,8 +14,19 @@ import os
 import time
 from typing import Any
 
-HANDSHAKE = ("GET /ws?user={user} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+HANDSHAKE = ("GET {path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://bench\r\n\r\n")
+PUSHER_KEY = "bench-key"
+
+
+def dialect_path(dialect: str, user: str) -> str:
+    return f"/app/{PUSHER_KEY}?protocol=7" if dialect == "pusher" else f"/ws?user={user}"
+
+
+def subscribe_frame(dialect: str, channel: str) -> bytes:
+    if dialect == "pusher":
+        return json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}).encode()
+    return json.dumps({"action": "subscribe", "channel": channel}).encode()
 
 
 def masked_text(payload: bytes) -> bytes:
@@ -25,8 +36,8 @@ def masked_text(payload: bytes) -> bytes:
 
 
 class Client(asyncio.Protocol):
-    def __init__(self, user: str, channel: str, probe: bool, ready: asyncio.Future[None]) -> None:
-        self.user, self.channel, self.probe, self.ready = user, channel, probe, ready
+    def __init__(self, user: str, channel: str, probe: bool, ready: asyncio.Future[None], dialect: str = "native") -> None:
+        self.user, self.channel, self.probe, self.ready, self.dialect = user, channel, probe, ready, dialect
         self.buffer = b""
         self.upgraded = False
         self.bytes = 0
@@ -35,7 +46,8 @@ class Client(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(HANDSHAKE.format(user=self.user, key=base64.b64encode(os.urandom(16)).decode()).encode())
+        transport.write(HANDSHAKE.format(path=dialect_path(self.dialect, self.user),
+                                         key=base64.b64encode(os.urandom(16)).decode()).encode())
 
     def data_received(self, data: bytes) -> None:
         if not self.upgraded:
@@ -48,7 +60,7 @@ class Client(asyncio.Protocol):
                 return
             self.upgraded = True
             self.buffer = rest
-            payload = json.dumps({"action": "subscribe", "channel": self.channel}).encode()
+            payload = subscribe_frame(self.dialect, self.channel)
             self.transport.write(masked_text(payload))
             self.ready.set_result(None)
             data, self.buffer = self.buffer, b""
@@ -78,13 +90,14 @@ class Client(asyncio.Protocol):
         self.buffer = buf[pos:]
 
 
-async def run_clients(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int) -> None:
+async def run_clients(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int,
+                      dialect: str = "native") -> None:
     """Connect `count` subscribers, then answer each "report" on `control` with what arrived since the last."""
     loop = asyncio.get_running_loop()
     clients = []
     for i in range(count):
         ready: asyncio.Future[None] = loop.create_future()
-        client = Client(f"u{index}-{i}", channel, i < probes, ready)
+        client = Client(f"u{index}-{i}", channel, i < probes, ready, dialect)
         await loop.create_connection(lambda c=client: c, "127.0.0.1", port, local_addr=(source, 0))
         await ready
         clients.append(client)
@@ -104,8 +117,8 @@ async def run_clients(port: int, count: int, probes: int, channel: str, source: 
 
 
 def worker(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int,
-           cpus: set[int]) -> None:
+           cpus: set[int], dialect: str = "native") -> None:
     import uvloop  # the load generator's loop only; the hub runs stock asyncio
 
     os.sched_setaffinity(0, cpus)
-    uvloop.run(run_clients(port, count, probes, channel, source, control, index))
+    uvloop.run(run_clients(port, count, probes, channel, source, control, index, dialect))

@@ -26,10 +26,11 @@ sys.path[:0] = [str(ROOT)]
 
 from harness.processes import EXT, LogWatcher, free_port, php_command, short_tempdir  # noqa: E402
 
-from bench.clients import worker  # noqa: E402
+from bench.clients import PUSHER_KEY, worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
 from pybroadcast import client as app  # noqa: E402
 from pybroadcast.dialects.native import NativeDialect  # noqa: E402
+from pybroadcast.dialects.pusher import PusherDialect  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Two cores: the hub gets one, the load (clients and publisher) the other.
@@ -73,7 +74,7 @@ class HubProcess:
 
 
 def start_clients(hubs: list[HubProcess], total: int, processes: int, probes: int, channel: str,
-                  cpus: set[int] | None = None) -> list[Any]:
+                  cpus: set[int] | None = None, dialect: str = "native") -> list[Any]:
     """`processes` client processes per hub, `total` subscribers spread evenly over the hubs."""
     controls = []
     per_process = total // (processes * len(hubs))
@@ -83,7 +84,7 @@ def start_clients(hubs: list[HubProcess], total: int, processes: int, probes: in
             multiprocessing.Process(
                 target=worker, daemon=True,
                 args=(hub.port, per_process, probes, channel, f"127.0.{h}.{index + 1}", child, h * 100 + index,
-                      cpus or LOAD_CPUS)).start()
+                      cpus or LOAD_CPUS, dialect)).start()
             controls.append(parent)
     for control in controls:
         assert control.recv() == "connected"
@@ -102,11 +103,16 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
+PUSHER = {"pusher_app_id": "1", "pusher_key": PUSHER_KEY, "pusher_secret": "bench-secret"}
+
+
 def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
-           redis_url: str | None = None, hub_ini: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """One hub with the memory driver, or (redis_url) two hubs, one per core, with Redis between them."""
+           redis_url: str | None = None, hub_ini: dict[str, str] | None = None,
+           dialect: str = "native") -> list[dict[str, Any]]:
+    """One hub with the memory driver, or (redis_url) two hubs, one per core, with Redis between them;
+    subscribers speak `dialect` (native JSON, or Pusher protocol 7)."""
     if redis_url is None:
-        hubs = [HubProcess(ini=hub_ini)]
+        hubs = [HubProcess(PUSHER if dialect == "pusher" else None, ini=hub_ini)]
         load_cpus = LOAD_CPUS
     else:
         options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"bench{os.getpid()}"}
@@ -114,11 +120,12 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         load_cpus = set(ALL_CPUS)  # both cores are busy with hubs: the load shares them
     hub = hubs[0]
     channel = "bench"
-    controls = start_clients(hubs, subscribers, processes, probes=10, channel=channel, cpus=load_cpus)
+    controls = start_clients(hubs, subscribers, processes, probes=10, channel=channel, cpus=load_cpus, dialect=dialect)
     time.sleep(0.5)  # let the "subscribed" acks land before the baseline
     report(controls)
     padding = "x" * 80
-    frame_size = len(NativeDialect().message(channel, f"t={time.time():.6f}|{padding}"))
+    encoder = PusherDialect(PUSHER_KEY, "-", 20) if dialect == "pusher" else NativeDialect()
+    frame_size = len(encoder.message(channel, f"t={time.time():.6f}|{padding}"))
     rows = []
     for rate in rates:
         cpu0, wall0 = [cpu_seconds(h.process.pid) for h in hubs], time.monotonic()
@@ -142,7 +149,7 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         wall = time.monotonic() - wall0
         lat = sorted(got["latencies"])
         rows.append({
-            "nodes": len(hubs), "driver": "redis" if redis_url else "memory",
+            "nodes": len(hubs), "driver": "redis" if redis_url else "memory", "dialect": dialect,
             "subscribers": subscribers, "msgs_per_s": rate,
             "offered_per_s": rate * subscribers,
             "delivered_per_s": round(received / frame_size / wall),
@@ -157,6 +164,30 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         control.send("stop")
     for h in hubs:
         h.stop()
+    return rows
+
+
+def publish_cost(samples: int) -> list[dict[str, Any]]:
+    """One publish, as an app process makes it: broadcast() (memory driver: the command socket)
+    against Pusher's HTTP API (the official Python SDK, one signed POST; Laravel's PHP SDK does the same)."""
+    import pusher
+
+    hub = HubProcess(PUSHER)
+    api = pusher.Pusher(app_id="1", key=PUSHER_KEY, secret="bench-secret", host="127.0.0.1", port=hub.port, ssl=False)
+    rows = []
+    for how, call in (("broadcast()", lambda i: app.broadcast(hub.ini, b"bench", b"x" * 100, b"Event")),
+                      ("HTTP API POST /events", lambda i: api.trigger("bench", "Event", "x" * 100))):
+        for i in range(20):
+            call(i)  # warm: the first call pays imports and connections
+        times = []
+        for i in range(samples):
+            started = time.perf_counter()
+            call(i)
+            times.append(time.perf_counter() - started)
+        times.sort()
+        rows.append({"publish": how, "median_us": round(statistics.median(times) * 1e6),
+                     "p99_us": round(percentile(times, 0.99) * 1e6), "samples": samples})
+    hub.stop()
     return rows
 
 
@@ -281,7 +312,9 @@ def main() -> None:
     finally:
         redis.stop()
     results = {
-        "fanout": fanout(args.subscribers, rates, args.seconds, processes=1) + two_nodes,
+        "fanout": (fanout(args.subscribers, rates, args.seconds, processes=1)
+                   + fanout(args.subscribers, rates, args.seconds, processes=1, dialect="pusher") + two_nodes),
+        "publish": publish_cost(samples=100 if args.quick else 2000),
         "compiled": compiled_vs_pure(args.subscribers, max(rates), args.seconds),
         "memory": [memory_per_connection(args.idle, processes=2)],
         "fpm": [fpm_costs(samples=5 if args.quick else 15), redis_first_call],
@@ -290,8 +323,10 @@ def main() -> None:
                               seconds=1 if args.quick else 4),
     }
     print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
-    print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis)",
+    print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis;"
+                " dialect: what the subscribers speak)",
                 results["fanout"]))
+    print(table("One publish from an app process: broadcast() vs the Pusher HTTP API", results["publish"]))
     print(table("What compiling the hub with Cython buys (one node, the highest rate)", results["compiled"]))
     print(table("Idle memory per connection (hub RSS)", results["memory"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
