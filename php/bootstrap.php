@@ -17,6 +17,25 @@ function demo_pusher_key(): string {
     return getenv('PUSHER_APP_KEY') ?: 'demo-key';
 }
 
+/**
+ * Publishes through the hub's Pusher HTTP API, skipping the connection $socketId: what
+ * Laravel's broadcaster does for ->toOthers() with the X-Socket-ID header Echo adds.
+ * (A Laravel app has the Pusher PHP SDK for this; the demo signs the request itself.)
+ */
+function demo_pusher_trigger(string $channel, string $event, string $data, string $socketId): void {
+    $body = json_encode(['name' => $event, 'data' => $data, 'channels' => [$channel], 'socket_id' => $socketId]);
+    $path = '/apps/' . (getenv('PUSHER_APP_ID') ?: 'demo') . '/events';
+    $query = 'auth_key=' . demo_pusher_key() . '&auth_timestamp=' . time() . '&auth_version=1.0&body_md5=' . md5($body);
+    $signature = hash_hmac('sha256', "POST\n$path\n$query", (string) getenv('PUSHER_APP_SECRET'));
+    $url = 'http://127.0.0.1:' . (getenv('DEMO_HUB_PORT') ?: '8080') . "$path?$query&auth_signature=$signature";
+    $context = stream_context_create(['http' => ['method' => 'POST', 'header' => "Content-Type: application/json\r\n",
+                                                 'content' => $body, 'timeout' => 2, 'ignore_errors' => true]]);
+    $answer = @file_get_contents($url, false, $context);
+    if ($answer !== '{}') {
+        throw new PyBroadcast\Exception('the Pusher HTTP API refused: ' . ($answer === false ? 'unreachable' : $answer));
+    }
+}
+
 function demo_json(int $status, array $body): void {
     http_response_code($status);
     header('Content-Type: application/json');

@@ -9,6 +9,8 @@ WEB_PORT=${DEMO_WEB_PORT:-8000}
 export SERVER_ADDRESS=${SERVER_ADDRESS:-:$DEMO_HUB_PORT}
 export ALLOWED_ORIGINS=${ALLOWED_ORIGINS:-"http://localhost:$WEB_PORT http://127.0.0.1:$WEB_PORT"}
 export PYBROADCAST_SOCKET=${PYBROADCAST_SOCKET:-$DEMO_SESSION_DIR/hub.sock}
+# The Pusher HTTP API's secret, shared by the hub and send.php (fresh every run: demo only).
+export PUSHER_APP_SECRET=${PUSHER_APP_SECRET:-demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')}
 
 $PHP server.php &
 hub=$!

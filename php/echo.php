@@ -21,6 +21,8 @@ $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
   #messages { list-style: none; padding: 0; border: 1px solid #ddd; border-radius: 6px; min-height: 12rem; }
   #messages li { padding: .35rem .6rem; border-bottom: 1px solid #eee; white-space: pre-wrap; }
   #online li.me { font-weight: 600; }
+  #messages li.direct { background: #fff6e0; }
+  #typing { font-size: 13px; color: #666; min-height: 1.2em; }
   form { display: flex; gap: .5rem; }
   input[name=message] { flex: 1; }
 </style>
@@ -32,6 +34,7 @@ $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
   <section>
     <h2>#<?= $h(DEMO_CHANNEL) ?></h2>
     <ul id="messages"></ul>
+    <p id="typing"></p>
     <form id="send">
       <input name="message" placeholder="say something" autocomplete="off" required>
       <button>Send</button>
@@ -48,9 +51,10 @@ $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
 <script>
   const me = <?= json_encode($user) ?>;
   const messages = document.getElementById('messages');
-  const show = (text) => {
+  const show = (text, cls) => {
     const li = document.createElement('li');
     li.textContent = typeof text === 'string' ? text : JSON.stringify(text);  // text, never HTML
+    if (cls) li.className = cls;
     messages.appendChild(li);
   };
   const online = new Map();  // user id -> name (the user_info onAuthorize returns)
@@ -79,16 +83,31 @@ $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
   connection.bind('state_change', ({ current }) => {
     document.getElementById('status').textContent = current === 'connected' ? `connected as ${me}` : current;
   });
-  echo.channel(<?= json_encode(DEMO_CHANNEL) ?>).listen('.message', show);
-  echo.join(<?= json_encode(substr(DEMO_PRESENCE, strlen('presence-'))) ?>)
+  echo.channel(<?= json_encode(DEMO_CHANNEL) ?>).listen('.message', (data) => show(data));
+  // private-user-<me>: notices for this user only (broadcast('private-user-alice', …, 'Notice'))
+  echo.private(`user-${me}`).listen('.Notice', (data) => show(data, 'direct'));
+  const lobby = echo.join(<?= json_encode(substr(DEMO_PRESENCE, strlen('presence-'))) ?>)
     .here(users => { users.forEach(u => online.set(u.name, u.name)); renderOnline(); })
     .joining(u => { online.set(u.name, u.name); renderOnline(); })
-    .leaving(u => { online.delete(u.name); renderOnline(); });
+    .leaving(u => { online.delete(u.name); renderOnline(); })
+    .listenForWhisper('typing', (e) => {  // a client event from another member, straight through the hub
+      const typing = document.getElementById('typing');
+      typing.textContent = `${e.name} is typing…`;
+      clearTimeout(typing.timer);
+      typing.timer = setTimeout(() => { typing.textContent = ''; }, 3000);
+    });
+  const input = document.querySelector('#send [name=message]');
+  let lastWhisper = 0;
+  input.addEventListener('input', () => {
+    if (Date.now() - lastWhisper > 1000) { lobby.whisper('typing', { name: me }); lastWhisper = Date.now(); }
+  });
   document.getElementById('send').addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = new FormData(e.target);
     form.set('channel', <?= json_encode(DEMO_CHANNEL) ?>);
-    const reply = await fetch('send.php', { method: 'POST', body: form });
+    show(form.get('message'));  // shown at once here; the hub sends it to everyone else (toOthers)
+    // X-Socket-ID: what Echo adds to axios/jQuery/Turbo requests, so that the app can say toOthers().
+    const reply = await fetch('send.php', { method: 'POST', body: form, headers: { 'X-Socket-ID': echo.socketId() } });
     if (!reply.ok) show(`error: ${(await reply.json()).error}`);
     e.target.message.value = '';
   });

@@ -16,6 +16,7 @@ $server = new PyBroadcast\Server([
     'pusher_app_id' => getenv('PUSHER_APP_ID') ?: 'demo',
     'pusher_key'    => demo_pusher_key(),
     'pusher_secret' => getenv('PUSHER_APP_SECRET') ?: 'demo-secret-' . bin2hex(random_bytes(8)),
+    'client_events' => 'members',  // Echo's whispers: the typing indicator of echo.php
 ]);
 
 $server->onAuthenticate(function (array $request): ?string {

@@ -19,13 +19,13 @@ def demo(make_hub):
     sessions = short_tempdir()
     web_port, hub_port = free_port(), None
     origins = f"http://localhost:{web_port} http://127.0.0.1:{web_port}"
-    hub = make_hub({"options": {"allowed_origins": origins}}, script=str(ROOT / "php" / "server.php"),
-                   env={"DEMO_SESSION_DIR": sessions})
+    shared = {"DEMO_SESSION_DIR": sessions, "PUSHER_APP_SECRET": "demo-test-secret"}
+    hub = make_hub({"options": {"allowed_origins": origins}}, script=str(ROOT / "php" / "server.php"), env=shared)
     hub_port = hub.port
     web = subprocess.Popen(
         php_command("-S", f"0.0.0.0:{web_port}", "-t", str(ROOT / "php"), ini=hub.ini),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "DEMO_SESSION_DIR": sessions, "DEMO_HUB_PORT": str(hub_port)})
+        env={**os.environ, **shared, "DEMO_HUB_PORT": str(hub_port)})
     for line in web.stderr:
         if "started" in line:
             break
@@ -104,9 +104,29 @@ def test_the_echo_page_and_the_native_page_chat_live_at_once(demo) -> None:
     bob.evaluate("document.querySelector('#send [name=message]').value = 'from the native page'")
     bob.evaluate("document.querySelector('#send button').click()")
     echo.wait_for(shown("from the native page"))
+    # The Echo page sends with X-Socket-ID: the app publishes through the Pusher HTTP API
+    # toOthers(); the page shows its own message at once, and the hub never echoes it back.
     echo.evaluate("document.querySelector('#send [name=message]').value = 'from the Echo page'")
     echo.evaluate("document.querySelector('#send button').click()")
     bob.wait_for(shown("from the Echo page"))
+    run_php("broadcast('news', 'marker');", ini=hub.ini)
+    echo.wait_for(shown("marker"))
+    assert echo.evaluate("[...document.querySelectorAll('#messages li')].filter(li => li.textContent === 'from the Echo page').length") == 1
+
+    # Echo.private(): a notice for alice only
+    bob_echo = browser.open(f"http://127.0.0.1:{web_port}/echo.php")
+    bob_echo.wait_for("document.getElementById('status')?.textContent === 'connected as bob'")
+    run_php("broadcast('private-user-alice', '\"a notice for alice\"', 'Notice');", ini=hub.ini)
+    echo.wait_for("[...document.querySelectorAll('#messages li.direct')].some(li => li.textContent === 'a notice for alice')")
+    run_php("broadcast('news', 'marker 2');", ini=hub.ini)
+    bob_echo.wait_for(shown("marker 2"))
+    assert not bob_echo.evaluate(shown("a notice for alice"))
+
+    # whisper()/listenForWhisper(): bob types on his Echo page, alice's shows it
+    bob_echo.evaluate("const i = document.querySelector('#send [name=message]'); i.value = 'h';"
+                      " i.dispatchEvent(new Event('input'))")
+    echo.wait_for("document.getElementById('typing').textContent === 'bob is typing…'")
+    bob_echo.close()
     result = run_php(f"broadcast('news', {php_string(TRICKY)});", ini=hub.ini)
     assert result.returncode == 0, result.stderr
     echo.wait_for(shown(TRICKY))
