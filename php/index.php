@@ -8,17 +8,7 @@ $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
 <head>
 <meta charset="utf-8">
 <title>pybroadcast demo</title>
-<style>
-  body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 52rem; color: #222; }
-  .cols { display: grid; grid-template-columns: 1fr 14rem; gap: 1.5rem; }
-  #status { font-size: 13px; color: #666; }
-  #messages { list-style: none; padding: 0; border: 1px solid #ddd; border-radius: 6px; min-height: 12rem; }
-  #messages li { padding: .35rem .6rem; border-bottom: 1px solid #eee; white-space: pre-wrap; }
-  #messages li.direct { background: #fff6e0; }
-  #online li.me { font-weight: 600; }
-  form { display: flex; gap: .5rem; }
-  input[name=message] { flex: 1; }
-</style>
+<link rel="stylesheet" href="demo.css">
 </head>
 <body>
 <h1>pybroadcast demo</h1>

@@ -93,28 +93,16 @@ tidy(ARGV[1])
 return left
 """
 
-# KEYS: conns. Returns the users with at least one live connection, each once (reads only).
+# KEYS: conns [, info]. The users with at least one live connection, each once (reads only);
+# given the info key, each followed by their user_info ("" = none): user, info, user, info ...
 MEMBERS = _READS + _NOW + """
-local seen, users = {}, {}
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
-  local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
-  if not seen[user] then
-    seen[user] = true
-    table.insert(users, user)
-  end
-end
-return users
-"""
-
-# KEYS: conns, info. Like MEMBERS, with each user's user_info: user, info, user, info ... ("" = none).
-MEMBERS_WITH_INFO = _READS + _NOW + """
 local seen, found = {}, {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
   local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
   if not seen[user] then
     seen[user] = true
     table.insert(found, user)
-    table.insert(found, redis.call('HGET', KEYS[2], user) or '')
+    if KEYS[2] then table.insert(found, redis.call('HGET', KEYS[2], user) or '') end
   end
 end
 return found

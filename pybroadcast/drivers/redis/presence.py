@@ -67,7 +67,6 @@ class RedisPresence(Presence):
         self._refresh = client.register_script(redis_keys.REFRESH)
         self._prune = client.register_script(redis_keys.PRUNE)
         self._members = client.register_script(redis_keys.MEMBERS)
-        self._members_with_info = client.register_script(redis_keys.MEMBERS_WITH_INFO)
         self._epoch_script = client.register_script(redis_keys.EPOCH)
         self._mine: Entries = {}
         self._confirmed: Entries = {}
@@ -132,7 +131,7 @@ class RedisPresence(Presence):
 
     async def members_info(self, channel: str) -> dict[str, str]:
         try:
-            flat = await self._members_with_info(keys=[self._keys.conns(channel), self._keys.info(channel)])
+            flat = await self._members(keys=[self._keys.conns(channel), self._keys.info(channel)])
         except (RedisError, OSError) as exc:
             raise redis_keys.unreachable(self._url, exc) from None
         text = [v.decode() if isinstance(v, bytes) else v for v in flat]
