@@ -174,7 +174,10 @@ class Runtime:
         log.info("listening on %s (WebSocket endpoint /ws, driver %s)", bound, settings.driver)
         self._ready.set()
         await self._stopping.wait()
-        log.info("shutting down: closing %d connections with 1001", len(hub.registry.peers))
+        log.info("shutting down: closing %d connections (1001, or their dialect's own code)", len(hub.registry.peers))
+        for peer in list(hub.registry.peers.values()):
+            if peer.dialect.shutdown_code != 1001:
+                peer.close(peer.dialect.shutdown_code, "server shutting down")
         server.close()
         await server.wait_closed()
         await driver.stop_serving()

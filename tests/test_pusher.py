@@ -498,3 +498,13 @@ async def test_echo_presence_here_joining_leaving_and_whispers(echo_hubs: Nodes,
     assert (await ann.until(type="leaving"))["user"] == {"name": "User 8"}
     hooks = [line for hub in echo_hubs for line in hub.log.matching(r"^HOOK (join|leave) 8 presence-room-ok$")]
     assert sorted(hooks) == ["HOOK join 8 presence-room-ok", "HOOK leave 8 presence-room-ok"]
+
+
+async def test_a_hub_shutting_down_tells_pusher_clients_4200_reconnect_and_native_ones_1001(pusher_hub: Hub) -> None:
+    pusher_ws = await _raw(pusher_hub)
+    native = await client(pusher_hub, "1")
+    pusher_hub.stop()
+    for ws in (pusher_ws, native):
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+    assert (pusher_ws.close_code, native.close_code) == (4200, 1001)

@@ -23,7 +23,8 @@ class Dialect(ABC):
 
     * ``path`` is the WebSocket path it serves (a prefix when ``prefix``);
       ``anonymous``: a connection nobody identified is served (user None) rather
-      than refused with 401; ``disconnect_code`` is the close code of ``disconnectUser()``.
+      than refused with 401; ``disconnect_code`` is the close code of ``disconnectUser()``,
+      ``shutdown_code`` the one of a hub shutting down (clients reconnect elsewhere).
     * ``admit(connection)`` runs after the upgrade, before anything else is sent;
       False means the dialect answered and closed the connection itself.
     * ``presence_members``: ``subscribed`` of a presence channel gets its members
@@ -44,6 +45,7 @@ class Dialect(ABC):
     anonymous = False
     presence_members = False
     disconnect_code: int
+    shutdown_code = 1001
 
     async def admit(self, connection: Any) -> bool:
         return True

@@ -26,6 +26,7 @@ PREFIX = "/app/"
 # Pusher's close codes: 4000-4099 do not reconnect, 4200-4299 reconnect at once.
 CLOSE_UNKNOWN_APP = 4001
 CLOSE_UNAUTHORIZED = 4009  # disconnectUser(): the app threw this user out
+CLOSE_RECONNECT = 4200  # the hub is going away: reconnect at once (to another node)
 ERROR_BAD_FRAME = 4200  # answered with pusher:error; the connection stays open
 ERROR_CLIENT_EVENT = 4301  # client events off, over the rate, or not allowed on that channel
 CLIENT_EVENT_RATE = 10.0  # per second per connection, as Pusher
@@ -68,6 +69,7 @@ class PusherDialect(Dialect):
     anonymous = True  # an unidentified connection is served (public channels)
     presence_members = True  # subscription_succeeded lists a presence channel's members
     disconnect_code = CLOSE_UNAUTHORIZED
+    shutdown_code = CLOSE_RECONNECT
 
     def __init__(self, key: str, secret: str, activity_timeout: float, client_events: str = "off",
                  max_message_size: int = 65536) -> None:
