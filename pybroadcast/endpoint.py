@@ -74,6 +74,9 @@ class Endpoint:
             await dialect.serve(peer, connection, hub)
         except ConnectionClosed:
             pass
+        except Exception:  # a bug of ours: loud, with its traceback (websockets then closes with 1011)
+            log.exception("connection handler failed for connection=%s", peer.id)
+            raise
         finally:
             await hub.detach(peer)
             log.info("disconnected user=%s connection=%s code=%s", peer.user, peer.id, _close_code(connection))

@@ -44,7 +44,13 @@ def channel(value: bytes | str) -> str:
 
 
 def message(value: bytes | str, max_size: int) -> str:
-    size = len(value) if isinstance(value, bytes) else len(value.encode())
+    if isinstance(value, str):
+        try:
+            size = len(value.encode())
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from "\ud800" in JSON
+            raise ValueError("message is not valid UTF-8 (a lone surrogate)") from None
+    else:
+        size = len(value)
     if size > max_size:
         raise ValueError(f"message is {size} bytes, over max_message_size ({max_size})")
     return text(value, "message")

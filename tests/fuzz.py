@@ -125,16 +125,25 @@ class Socket:
         status = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
         return cls(reader, writer), status
 
-    async def next_event(self) -> dict[str, Any]:
+    async def read(self) -> tuple[int, bytes]:
+        """The next frame; the hub's keepalive pings are answered, as every client must
+        (unanswered, the hub drops the connection with 1011 after 2 × ping_interval)."""
         while True:
             opcode, payload = await asyncio.wait_for(read_frame(self.reader), TIMEOUT)
+            if opcode != 0x9:
+                return opcode, payload
+            self.writer.write(frame(0xA, payload))
+
+    async def next_event(self) -> dict[str, Any]:
+        while True:
+            opcode, payload = await self.read()
             if opcode == 0x1:
                 return json.loads(payload)
 
     async def ping_pong(self, token: bytes) -> None:
         self.writer.write(frame(0x9, token))
         while True:
-            opcode, payload = await asyncio.wait_for(read_frame(self.reader), TIMEOUT)
+            opcode, payload = await self.read()
             if opcode == 0xA and payload == token:
                 return
 
@@ -228,6 +237,30 @@ def json_case(rng: random.Random) -> str:
     return text
 
 
+def pusher_case(rng: random.Random) -> str:
+    """A Pusher protocol frame: mostly well-formed envelopes with hostile contents."""
+    event = rng.choice(["pusher:subscribe", "pusher:unsubscribe", "pusher:signin", "pusher:ping", "pusher:pong",
+                        "client-typing", "pusher:nope", "", "client-" + rng.choice(JUNK)])
+    data: Any = json_value(rng)
+    if rng.random() < 0.6:
+        data = {"channel": rng.choice(["news", "private-x", "presence-y", "#server-to-user-1", "", "a" * 300,
+                                       "presence-" + rng.choice(JUNK)]),
+                "auth": rng.choice(["", f"{PUSHER_KEY}:" + "0" * 64, "x:y", ":", json_value(rng)]),
+                "channel_data": rng.choice(['{"user_id":"1"}', '{"user_id":[1]}', "{", json_value(rng)]),
+                "user_data": rng.choice(['{"id":"1"}', "[", json_value(rng)])}
+    if rng.random() < 0.2:
+        data = json.dumps(data)  # older clients send data as a string
+    body: Any = {"event": event, "data": data}
+    if rng.random() < 0.3:
+        body["channel"] = rng.choice(["private-x", "presence-y", json_value(rng)])
+    if rng.random() < 0.1:
+        body = json_value(rng)
+    text = json.dumps(body)
+    if rng.random() < 0.2:
+        text = mutate_bytes(rng, text.encode(), 2).decode("utf-8", "replace")
+    return text
+
+
 def command_case(rng: random.Random) -> bytes:
     def netstring(data: bytes) -> bytes:
         return b"%d:%s," % (len(data), data)
@@ -254,7 +287,8 @@ class Fuzzer:
         self.report = Report()
 
     async def run(self, cases: int) -> Report:
-        plan = [("http", cases * 2 // 10), ("frames", cases * 3 // 10), ("json", cases * 4 // 10)]
+        plan = [("http", cases * 2 // 10), ("frames", cases * 25 // 100), ("json", cases * 3 // 10),
+                ("pusher", cases * 15 // 100)]
         plan.append(("command_socket", cases - sum(n for _, n in plan)))
         for target, count in plan:
             runner: Callable[[random.Random, int], Awaitable[None]] = getattr(self, f"_{target}")
@@ -342,8 +376,21 @@ class Fuzzer:
 
         await self._on_connections("json", count, lambda: json_case(rng), exchange)
 
+    async def _pusher(self, rng: random.Random, count: int) -> None:
+        """Pusher frames on /app/{key}: every frame gets an answer or none, never a 1011 or a hang
+        (checked with a pusher:ping after each, which must get its pusher:pong)."""
+        async def exchange(sock: Socket, text: str, n: int) -> bool:
+            sock.writer.write(frame(0x1, text.encode("utf-8", "surrogatepass")))
+            sock.writer.write(frame(0x1, b'{"event":"pusher:ping","data":{}}'))
+            while (event := await sock.next_event()).get("event") != "pusher:pong":
+                pass
+            return True
+
+        await self._on_connections("pusher", count, lambda: pusher_case(rng), exchange,
+                                   head=request_head(f"/app/{PUSHER_KEY}?protocol=7"))
+
     async def _on_connections(self, target: str, count: int, next_case: Callable[[], Any],
-                              exchange: Callable[[Socket, Any, int], Awaitable[bool]]) -> None:
+                              exchange: Callable[[Socket, Any, int], Awaitable[bool]], head: bytes | None = None) -> None:
         """Cases one after another on an upgraded connection, opened again whenever it ends.
 
         `exchange` sends a case and checks the answer; it returns whether the connection goes on.
@@ -356,7 +403,7 @@ class Fuzzer:
             self.report.count(target)
             try:
                 if sock is None:
-                    sock, _ = await Socket.open(self.hub)
+                    sock, _ = await Socket.open(self.hub, head)
                     await sock.next_event()
                 if not await exchange(sock, case, n):
                     sock.close()

@@ -508,3 +508,31 @@ async def test_a_hub_shutting_down_tells_pusher_clients_4200_reconnect_and_nativ
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 10)
     assert (pusher_ws.close_code, native.close_code) == (4200, 1001)
+
+
+async def test_a_lone_surrogate_in_signed_fields_is_refused_not_a_crash(pusher_hub: Hub) -> None:
+    """JSON may carry "\\ud800", which is no UTF-8: it must be a refusal, never a 1011 (found by make fuzz)."""
+    ws = await _raw(pusher_hub)
+    await ws.send('{"event":"pusher:signin","data":{"auth":"k:x","user_data":"{\\"id\\":\\"\\ud800\\"}"}}')
+    assert json.loads(await ws.recv())["data"]["code"] == 4009
+    await ws.send('{"event":"pusher:subscribe","data":{"channel":"presence-x","auth":"k:\\ud800",'
+                  '"channel_data":"{\\"user_id\\":\\"\\ud800\\"}"}}')
+    assert json.loads(await ws.recv())["event"] == "pusher:subscription_error"
+    await ws.send('{"event":"pusher:ping","data":{}}')
+    assert json.loads(await ws.recv())["event"] == "pusher:pong"  # still open
+    await ws.close()
+    body = b'{"name":"x","data":"\\ud800","channels":["news"]}'
+    import hashlib
+    import hmac
+    import urllib.error
+    import urllib.request
+
+    query = f"auth_key={KEY}&auth_timestamp={int(time.time())}&auth_version=1.0&body_md5={hashlib.md5(body).hexdigest()}"
+    path = f"/apps/{APP_ID}/events"
+    signature = hmac.new(SECRET.encode(), f"POST\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
+    request = urllib.request.Request(f"http://127.0.0.1:{pusher_hub.port}{path}?{query}&auth_signature={signature}",
+                                     data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400 and b"not valid UTF-8" in caught.value.read()
+    assert not pusher_hub.log.matching(r"Traceback|connection handler failed")

@@ -204,7 +204,7 @@ class PusherDialect(Dialect):
             return
         try:
             name = validation.event_name(event)
-            payload = validation.message(json.dumps(data.get("data"), ensure_ascii=False), self._max)
+            payload = validation.message(json.dumps(data.get("data")), self._max)  # ASCII: escapes travel as sent
         except ValueError as exc:
             peer.send(error(ERROR_CLIENT_EVENT, str(exc)))
             return
@@ -235,10 +235,12 @@ class PusherDialect(Dialect):
 
     def _signed(self, auth: str, text: str) -> bool:
         key, sep, signature = auth.partition(":")
-        expected = hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
+        # "surrogatepass": JSON can carry a lone surrogate ("\ud800"), which no signer signed;
+        # it must be a mismatch, not an exception (that closed the connection with 1011).
+        expected = hmac.new(self._secret, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
         # Both compared in constant time; neither the secret nor the expected value is ever logged.
-        return bool(sep) & hmac.compare_digest(key.encode(), self.key.encode()) \
-            & hmac.compare_digest(signature.encode(), expected.encode())
+        return bool(sep) & hmac.compare_digest(key.encode("utf-8", "surrogatepass"), self.key.encode()) \
+            & hmac.compare_digest(signature.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def _parse(raw: str | bytes) -> tuple[str, dict[str, Any]]:
