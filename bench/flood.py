@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any
 
-from bench.clients import HANDSHAKE
+from bench.clients import HANDSHAKE, dialect_path
 
 
 async def _flood(port: int, stop: Any, counts: Any) -> None:
@@ -25,7 +25,7 @@ async def _flood(port: int, stop: Any, counts: Any) -> None:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             key = base64.b64encode(os.urandom(16)).decode()
-            writer.write(HANDSHAKE.format(user="flooder", key=key).encode())
+            writer.write(HANDSHAKE.format(path=dialect_path("native", "flooder"), key=key).encode())
             await reader.readuntil(b"\r\n\r\n")
             counts["connections"] += 1
             drain = asyncio.ensure_future(reader.read(-1))  # discard pongs until closed
@@ -82,6 +82,8 @@ def flood_impact(hub_process: Any, start_clients: Any, report: Any, percentile: 
             stop.set()
             proc.join(10)
             sent, connections = counts["frames"], counts["connections"]
+        if not sent:
+            raise RuntimeError("the flooder sent nothing: the flood figures would mean nothing")
         for control in controls:
             control.send("stop")
         hub.stop()
