@@ -21,7 +21,6 @@ from websockets.asyncio.server import serve
 from . import drivers, local, log as logsetup, settings as settings_mod
 from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
-from .hooks import NAMES as callback_names
 from .connection import HubConnection
 from .dialects import Dialect
 from .dialects.native import NativeDialect
@@ -30,6 +29,7 @@ from .dialects.pusher_api import PusherApi
 from .drivers.hub_side import HubDriver
 from .endpoint import Endpoint
 from .errors import BroadcastError
+from .hooks import NAMES as callback_names
 from .hub import Hub
 from .in_hub_route import InHubRoute
 from .peer import Outbox
@@ -141,13 +141,7 @@ class Runtime:
         authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
         if not authenticator.configured:
             log.warning("neither onAuthenticate nor auth_url is set: every connection will be rejected")
-        dialects: list[Dialect] = [NativeDialect()]
-        api = None
-        if settings.pusher_key:
-            dialects.append(PusherDialect(settings.pusher_key, settings.pusher_secret, settings.ping_interval,
-                                          settings.client_events, settings.max_message_size))
-            api = PusherApi(settings.pusher_app_id, settings.pusher_key, settings.pusher_secret, hub,
-                            settings.max_message_size)
+        dialects, api = _dialects(settings, hub)
         endpoint = Endpoint(settings, hub, authenticator, outbox, dialects)
         host, port = settings.listen
         try:
@@ -171,7 +165,8 @@ class Runtime:
             raise
         self.hub = hub
         bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
-        log.info("listening on %s (WebSocket endpoint /ws, driver %s)", bound, settings.driver)
+        endpoints = "WebSocket endpoint /ws" + (", Pusher /app/{key} and HTTP API /apps/{app_id}/..." if api else "")
+        log.info("listening on %s (%s, driver %s)", bound, endpoints, settings.driver)
         self._ready.set()
         await self._stopping.wait()
         log.info("shutting down: closing %d connections (1001, or their dialect's own code)", len(hub.registry.peers))
@@ -184,3 +179,13 @@ class Runtime:
         await self.bridge.drain()  # the leave hooks that the closes fired
         await driver.close()
         log.info("stopped")
+
+
+def _dialects(settings: settings_mod.Settings, hub: Hub) -> tuple[list[Dialect], PusherApi | None]:
+    """What the hub speaks: the native dialect, and the Pusher one with its HTTP API when a key is set."""
+    if not settings.pusher_key:
+        return [NativeDialect()], None
+    pusher = PusherDialect(settings.pusher_key, settings.pusher_secret, settings.ping_interval,
+                           settings.client_events, settings.max_message_size)
+    api = PusherApi(settings.pusher_app_id, settings.pusher_key, settings.pusher_secret, hub, settings.max_message_size)
+    return [NativeDialect(), pusher], api
