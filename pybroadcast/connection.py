@@ -4,7 +4,6 @@
   websockets, which parses only GET upgrade requests. Such a request is parsed
   with h11 (the Sans-I/O HTTP/1.1 parser the field trusts), bounded in size,
   answered by :class:`~pybroadcast.dialects.pusher_api.PusherApi`, and closed.
-
 * **Nothing before the handshake is decided.** websockets' Sans-I/O parser
   reads frames as soon as the request ends, so a client that sends frames
   right after its request got pongs *before* the HTTP response, and a close
@@ -56,6 +55,7 @@ class HubConnection(ServerConnection):
         self._http: h11.Connection | None = None  # set when the request is for the HTTP API
         self._body = bytearray()
         self._answering = False
+        self._api_task: Any = None  # kept: the loop holds only a weak reference to a task
 
     @classmethod
     def configured(cls, frame_rate: float, api: Any = None) -> type[HubConnection]:
@@ -114,8 +114,9 @@ class HubConnection(ServerConnection):
                 elif isinstance(event, h11.EndOfMessage):
                     self._answering = True
                     request = self._request
-                    self.loop.create_task(self._http_serve(request.method.decode(), request.target.decode(),
-                                                           bytes(self._body)))
+                    # latin-1: any byte h11 let through decodes; the API judges what it means.
+                    self._api_task = self.loop.create_task(self._http_serve(
+                        request.method.decode("latin-1"), request.target.decode("latin-1"), bytes(self._body)))
                     return
                 elif isinstance(event, h11.ConnectionClosed):
                     self.transport.close()
