@@ -57,6 +57,7 @@ class Hub:
             for channel in peer.channels:
                 peer.identities.setdefault(channel, peer.user)
         self.registry.identify(peer, user)
+        log.info("identified user=%s connection=%s", user, peer.id)
 
     async def subscribe(self, peer: Peer, channel: str, authorized: bool = False, member: str | None = None,
                         info: str = "") -> None:

@@ -7,6 +7,7 @@
 //           {"type":"subscribed","channel":…,"members":…}  {"type":"subscription_error","channel":…,"status":…}
 //           {"type":"event","channel":…,"event":…,"data":…}  {"type":"user_event","event":…,"data":…}
 //           {"type":"member_added"|"member_removed","channel":…,"id":…}  {"type":"error","code":…}
+//           {"type":"user_ready","channel":"#server-to-user-…"}  (after signin: user events will arrive)
 import readline from 'node:readline';
 import Pusher from 'pusher-js';
 
@@ -48,6 +49,11 @@ const pusher = new Pusher(key, {
 pusher.connection.bind('state_change', ({ current }) => out({ type: 'state', state: current }));
 pusher.connection.bind('connected', () => out({ type: 'connected', socket_id: pusher.connection.socket_id }));
 pusher.connection.bind('error', (error) => out({ type: 'error', code: error?.data?.code ?? error?.error?.data?.code ?? null }));
+pusher.connection.bind('message', (event) => {  // pusher-js's own subscription after signin
+  if (event.event === 'pusher_internal:subscription_succeeded' && event.channel?.startsWith('#server-to-user-')) {
+    out({ type: 'user_ready', channel: event.channel });
+  }
+});
 pusher.user.bind_global((event, data) => {
   if (!event.startsWith('pusher')) out({ type: 'user_event', event, data });
 });
