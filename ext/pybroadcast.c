@@ -60,6 +60,7 @@ PHP_INI_BEGIN()
     TEXT("pusher_key")
     TEXT("pusher_secret")
     TEXT("client_events")
+    TEXT("reuse_port")
 PHP_INI_END()
 
 /* --- the core, loaded on first use ------------------------------------------ */

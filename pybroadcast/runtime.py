@@ -155,6 +155,7 @@ class Runtime:
                 ping_interval=settings.ping_interval,
                 ping_timeout=settings.ping_interval,
                 close_timeout=CLOSE_TIMEOUT,
+                reuse_port=settings.reuse_port == "on",  # several hubs, one port: the kernel spreads connections
                 logger=logging.getLogger("websockets.server"),
             )
         except BaseException as exc:

@@ -113,6 +113,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("pusher_key", "PUSHER_APP_KEY", "", _text),
     Option("pusher_secret", "PUSHER_APP_SECRET", "", _text),
     Option("client_events", "PYBROADCAST_CLIENT_EVENTS", "off", _choice("off", "members")),
+    Option("reuse_port", "PYBROADCAST_REUSE_PORT", "off", _choice("off", "on")),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -140,6 +141,7 @@ class Settings:
     pusher_key: str  # empty: no Pusher endpoint
     pusher_secret: str  # never logged, never in an error message
     client_events: str  # off | members
+    reuse_port: str  # on: several hubs share `listen` (SO_REUSEPORT); Redis driver only
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():
@@ -183,4 +185,7 @@ def resolve(
         if option.name in given:
             raw = given[option.name]
         values[option.name] = option.parse(option.name, raw)
+    if values["reuse_port"] == "on" and values["driver"] != "redis":
+        raise ValueError("option 'reuse_port' needs the redis driver: hubs that share a port must share"
+                         " their broker and presence")
     return Settings(**values)

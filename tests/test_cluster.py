@@ -11,7 +11,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import Hub, client, next_event, php_string, recv_json, run_php, subscribe
+from support import Hub, client, free_port, next_event, php_string, recv_json, run_php, subscribe
 
 TTL = 3
 _prefixes = itertools.count()
@@ -209,3 +209,27 @@ async def test_redis_restart_is_survived(cluster: Cluster) -> None:
 def _cpu(hub: Hub) -> float:
     fields = open(f"/proc/{hub.process.pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def test_two_hubs_share_one_port_with_reuse_port(make_hub, redis_server) -> None:
+    """reuse_port: one hub per core on one address; the kernel spreads the connections."""
+    port = free_port()
+    options = {"driver": "redis", "redis_url": redis_server.url, "redis_prefix": f"reuse{os.getpid()}",
+               "listen": f"127.0.0.1:{port}", "reuse_port": "on"}
+    hubs = [make_hub({"options": options}) for _ in range(2)]  # the second would fail: address in use
+    for hub in hubs:
+        hub.port = port
+    clients = [await client(hubs[0], str(i)) for i in range(40)]
+    counts = lambda: [len(hub.log.matching(r"connected user=")) for hub in hubs]  # noqa: E731
+    deadline = time.monotonic() + 10
+    while sum(counts()) < 40 and time.monotonic() < deadline:  # the hubs' log pipes catching up
+        await asyncio.sleep(0.02)
+    assert sum(counts()) == 40 and all(counts()), counts()  # both hubs took some (all on one: p = 2^-39)
+    for ws in clients:
+        await subscribe(ws, "news")
+    ini = {f"pybroadcast.{k}": v for k, v in options.items() if k in ("driver", "redis_url", "redis_prefix")}
+    assert run_php("broadcast('news', 'to everyone');", ini=ini).returncode == 0
+    for ws in clients:
+        assert (await next_event(ws, "message"))["data"] == "to everyone"
+    for ws in clients:
+        await ws.close()

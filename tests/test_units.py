@@ -87,3 +87,9 @@ def test_server_frames_are_complete_unmasked_text_frames() -> None:
         assert frame[0] == 0x81 and not frame[1] & 0x80
         payload = frame[2:] if size < 100 else frame[4:] if size < 65000 else frame[10:]
         assert json.loads(payload) == {"event": "message", "channel": "c", "data": "x" * size}
+
+
+def test_reuse_port_needs_the_redis_driver() -> None:
+    with pytest.raises(ValueError, match="'reuse_port' needs the redis driver"):
+        settings.resolve({"reuse_port": "on"}, {}, {})
+    assert settings.resolve({"reuse_port": "on", "driver": "redis"}, {}, {}).reuse_port == "on"

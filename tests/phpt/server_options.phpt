@@ -35,7 +35,7 @@ option 'max_message_size' must be a positive number, got '0'
 option 'max_message_size' must be a positive number, got 'lots'
 option 'presence_ttl' must be a positive number, got '-1'
 option 'redis_url' must be a redis://, rediss:// or unix:// URL, got 'http://redis'
-unknown option 'typo_option'; known options: listen, allowed_origins, driver, redis_url, redis_prefix, socket, socket_owner, auth_url, max_message_size, presence_ttl, callback_timeout, ping_interval, max_channels, max_frame_rate, pusher_app_id, pusher_key, pusher_secret, client_events
+unknown option 'typo_option'; known options: listen, allowed_origins, driver, redis_url, redis_prefix, socket, socket_owner, auth_url, max_message_size, presence_ttl, callback_timeout, ping_interval, max_channels, max_frame_rate, pusher_app_id, pusher_key, pusher_secret, client_events, reuse_port
 options must be an array of name => value
 ok
 ok
