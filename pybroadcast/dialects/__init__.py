@@ -7,6 +7,7 @@ The endpoint picks the dialect by the WebSocket path. Dialects:
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -16,6 +17,17 @@ from websockets.frames import Frame, Opcode
 def text_frame(payload: bytes) -> bytes:
     """A complete, unmasked server text frame, encoded once and written to many clients."""
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def json_text(event: dict[str, Any]) -> bytes:
+    """An event as compact UTF-8 JSON. "replace": a lone surrogate from a client's JSON
+    ("\ud800") cannot be UTF-8; echoing it must not fail the connection (it closed with 1011)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+def json_frame(event: dict[str, Any]) -> bytes:
+    """An event as a complete server text frame (see ``text_frame``)."""
+    return text_frame(json_text(event))
 
 
 class Dialect(ABC):

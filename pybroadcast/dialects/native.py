@@ -6,7 +6,7 @@ import json
 from typing import Any, NamedTuple
 
 from .. import validation
-from . import Dialect, text_frame
+from . import Dialect, json_frame as frame
 
 ACTIONS = ("subscribe", "unsubscribe")
 CLOSE_DISCONNECTED = 4001
@@ -43,12 +43,6 @@ def parse(frame: str | bytes) -> Action:
         shown = channel[:60] if isinstance(channel, str) else None
         raise ProtocolError("bad_channel", "channel must be 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :", shown)
     return Action(action, channel)
-
-
-def frame(event: dict[str, Any]) -> bytes:
-    # "replace": a lone surrogate from a client's JSON ("\ud800") cannot be UTF-8;
-    # echoing it must not fail the connection (it closed with 1011).
-    return text_frame(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace"))
 
 
 def error(code: str, message: str, channel: str | None = None) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import validation
 from ..events import MESSAGE, Event
-from . import Dialect, text_frame
+from . import Dialect, json_frame as _frame, json_text
 
 log = logging.getLogger("pybroadcast")
 
@@ -31,15 +31,6 @@ ERROR_BAD_FRAME = 4200  # answered with pusher:error; the connection stays open
 ERROR_CLIENT_EVENT = 4301  # client events off, over the rate, or not allowed on that channel
 CLIENT_EVENT_RATE = 10.0  # per second per connection, as Pusher
 USER_CHANNEL = "#server-to-user-"
-
-
-def _json(event: dict[str, Any]) -> bytes:
-    # "replace": a lone surrogate a client sent must not fail the frame (see native).
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
-
-
-def _frame(event: dict[str, Any]) -> bytes:
-    return text_frame(_json(event))
 
 
 def _internal(event: str, data: Any, channel: str | None = None) -> bytes:
@@ -85,7 +76,7 @@ class PusherDialect(Dialect):
         key = connection.request.path.partition("?")[0][len(PREFIX):]
         if hmac.compare_digest(key.encode(), self.key.encode()):
             return True
-        await connection.send(_json(_error(CLOSE_UNKNOWN_APP, f"App key {key[:40]} does not exist")).decode())
+        await connection.send(json_text(_error(CLOSE_UNKNOWN_APP, f"App key {key[:40]} does not exist")).decode())
         await connection.close(CLOSE_UNKNOWN_APP, "unknown app key")
         return False
 
