@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from .. import validation
-from ..events import MESSAGE, Event
+from ..events import JOIN, MESSAGE, Event
 from . import Dialect, json_frame as _frame, json_text
 
 log = logging.getLogger("pybroadcast")
@@ -110,7 +110,7 @@ class PusherDialect(Dialect):
         return _frame({"event": name or "message", "channel": USER_CHANNEL + user, "data": data})
 
     def presence(self, kind: str, channel: str, user: str, info: str = "") -> bytes:
-        if kind == "join":
+        if kind == JOIN:
             return _internal("pusher_internal:member_added", {"user_id": user, "user_info": _info(info)}, channel)
         return _internal("pusher_internal:member_removed", {"user_id": user}, channel)
 
@@ -173,11 +173,12 @@ class PusherDialect(Dialect):
         member, info = None, ""
         if presence:
             try:
-                member = validation.user_id(_user_id(channel_data, "user_id"))
+                document = _document(channel_data)
+                member = validation.user_id(_user_id(document, "user_id"))
             except ValueError as exc:
                 peer.send(self.refused(channel, "forbidden", f"channel_data: {exc}"))
                 return
-            user_info = json.loads(channel_data).get("user_info")
+            user_info = document.get("user_info")
             info = json.dumps(user_info, separators=(",", ":")) if user_info is not None else ""
         await hub.subscribe(peer, channel, authorized=True, member=member, info=info)
 
@@ -217,7 +218,7 @@ class PusherDialect(Dialect):
             peer.send(error(CLOSE_UNAUTHORIZED, "invalid signature for pusher:signin"))
             return
         try:
-            user = validation.user_id(_user_id(user_data, "id"))
+            user = validation.user_id(_user_id(_document(user_data), "id"))
         except ValueError as exc:
             peer.send(error(CLOSE_UNAUTHORIZED, f"user_data: {exc}"))
             return
@@ -262,13 +263,20 @@ def _info(text: str) -> Any:
     return json.loads(text) if text else None
 
 
-def _user_id(document: str | None, field: str) -> Any:
-    """The user id in a signed JSON document (channel_data or user_data); str or int."""
+def _document(text: str | None) -> dict[str, Any]:
+    """A signed JSON document (channel_data or user_data) as an object; ValueError otherwise."""
     try:
-        parsed = json.loads(document or "")
+        parsed = json.loads(text or "")
     except (ValueError, RecursionError):
         raise ValueError("not valid JSON") from None
-    value = parsed.get(field) if isinstance(parsed, dict) else None
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object")
+    return parsed
+
+
+def _user_id(document: dict[str, Any], field: str) -> Any:
+    """The user id in a signed document; str or int."""
+    value = document.get(field)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f"{field} must be a string or an int")
     return value
