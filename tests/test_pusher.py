@@ -9,12 +9,16 @@ client speaks the protocol.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import re
 import shutil
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from typing import Any, Callable
 
 import pytest
@@ -141,9 +145,6 @@ async def test_private_channels_take_a_valid_signature_and_refuse_others(pusher_
 
 async def test_a_signature_for_another_socket_is_refused(pusher_hub: Hub, pusher_js) -> None:
     """A replayed signature: valid, but made for another connection's socket_id."""
-    import hashlib
-    import hmac
-
     signature = hmac.new(SECRET.encode(), b"1.1:private-x-ok", hashlib.sha256).hexdigest()
     js = pusher_js(user="5")
     js.send(op="subscribe", channel="private-x-ok", auth=f"{KEY}:{signature}")
@@ -260,6 +261,26 @@ async def test_disconnect_user_closes_a_pusher_connection_with_4009(pusher_hub: 
 
 # --- the HTTP API, driven by the official Pusher server SDK (PyPI: pusher) -----------------------
 
+def signed_events_target(body: bytes, timestamp: int | None = None) -> str:
+    """Path and signed query of a POST /apps/{id}/events carrying `body`, signed as the Pusher SDKs do."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    query = f"auth_key={KEY}&auth_timestamp={stamp}&auth_version=1.0&body_md5={hashlib.md5(body).hexdigest()}"
+    path = f"/apps/{APP_ID}/events"
+    signature = hmac.new(SECRET.encode(), f"POST\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
+    return f"{path}?{query}&auth_signature={signature}"
+
+
+def post_signed(hub: Hub, body: bytes, timestamp: int | None = None, tamper: bytes = b"") -> tuple[int, bytes]:
+    """(status, body) of a signed events request; `tamper` is added to the body after signing."""
+    request = urllib.request.Request(f"http://127.0.0.1:{hub.port}{signed_events_target(body, timestamp)}",
+                                     data=body + tamper, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
 def sdk(hub: Hub, secret: str = SECRET, app_id: str = APP_ID):
     import pusher
 
@@ -311,58 +332,30 @@ async def test_http_api_terminate_connections(pusher_hub: Hub) -> None:
 
 
 async def test_http_api_refuses_a_forged_replayed_or_stale_request(pusher_hub: Hub) -> None:
-    import hashlib
-    import hmac
-    import urllib.error
-    import urllib.request
-
     import pusher
 
     with pytest.raises(pusher.errors.PusherBadAuth):
         await asyncio.to_thread(sdk(pusher_hub, secret="wrong").trigger, "news", "x", "y")
-
-    def signed(body: bytes, timestamp: int, tamper: bytes = b"") -> int:
-        md5 = hashlib.md5(body).hexdigest()
-        query = f"auth_key={KEY}&auth_timestamp={timestamp}&auth_version=1.0&body_md5={md5}"
-        path = f"/apps/{APP_ID}/events"
-        signature = hmac.new(SECRET.encode(), f"POST\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
-        request = urllib.request.Request(f"http://127.0.0.1:{pusher_hub.port}{path}?{query}&auth_signature={signature}",
-                                         data=body + tamper, method="POST", headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-
     body = json.dumps({"name": "x", "data": "y", "channels": ["news"]}).encode()
-    assert signed(body, int(time.time())) == 200
-    assert signed(body, int(time.time()) - 3600) == 401  # replayed an hour later
-    assert signed(body, int(time.time()), tamper=b" ") == 401  # body changed after signing
+    assert post_signed(pusher_hub, body)[0] == 200
+    assert post_signed(pusher_hub, body, int(time.time()) - 3600)[0] == 401  # replayed an hour later
+    assert post_signed(pusher_hub, body, tamper=b" ")[0] == 401  # body changed after signing
     bad = json.dumps({"name": "x", "data": "y", "channels": ["ok", "not ok"]}).encode()
-    assert signed(bad, int(time.time())) == 400  # nothing half-published: "ok" got nothing either
+    assert post_signed(pusher_hub, bad)[0] == 400  # nothing half-published: "ok" got nothing either
     assert not pusher_hub.log.matching(SECRET)
 
 
 async def test_without_a_pusher_key_the_http_api_is_404(hub: Hub) -> None:
-    import urllib.error
-    import urllib.request
-
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(f"http://127.0.0.1:{hub.port}/apps/{APP_ID}/channels", timeout=10)
     assert caught.value.code == 404
 
 
 def test_http_api_body_in_a_later_packet_is_read_and_a_short_one_refused(pusher_hub: Hub) -> None:
-    import hashlib
-    import hmac
     import socket as sockets
 
     body = json.dumps({"name": "x", "data": "y", "channels": ["news"]}).encode()
-    query = (f"auth_key={KEY}&auth_timestamp={int(time.time())}&auth_version=1.0"
-             f"&body_md5={hashlib.md5(body).hexdigest()}")
-    path = f"/apps/{APP_ID}/events"
-    signature = hmac.new(SECRET.encode(), f"POST\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
-    head = (f"POST {path}?{query}&auth_signature={signature} HTTP/1.1\r\nHost: x\r\n"
+    head = (f"POST {signed_events_target(body)} HTTP/1.1\r\nHost: x\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
 
     def exchange(*parts: bytes, half_close: bool = False) -> bytes:
@@ -379,9 +372,6 @@ def test_http_api_body_in_a_later_packet_is_read_and_a_short_one_refused(pusher_
 
 
 async def test_client_events_reach_the_other_members_with_user_id_within_the_rate(make_hub, auth_endpoint) -> None:
-    import hashlib
-    import hmac
-
     hub = make_hub({"options": {"pusher_app_id": APP_ID, "pusher_key": KEY, "pusher_secret": SECRET,
                                 "allowed_origins": "*", "client_events": "members"}})
     channel = "presence-chat-ok"
@@ -516,18 +506,6 @@ async def test_a_lone_surrogate_in_signed_fields_is_refused_not_a_crash(pusher_h
     await ws.send('{"event":"pusher:ping","data":{}}')
     assert json.loads(await ws.recv())["event"] == "pusher:pong"  # still open
     await ws.close()
-    body = b'{"name":"x","data":"\\ud800","channels":["news"]}'
-    import hashlib
-    import hmac
-    import urllib.error
-    import urllib.request
-
-    query = f"auth_key={KEY}&auth_timestamp={int(time.time())}&auth_version=1.0&body_md5={hashlib.md5(body).hexdigest()}"
-    path = f"/apps/{APP_ID}/events"
-    signature = hmac.new(SECRET.encode(), f"POST\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
-    request = urllib.request.Request(f"http://127.0.0.1:{pusher_hub.port}{path}?{query}&auth_signature={signature}",
-                                     data=body, method="POST")
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request, timeout=10)
-    assert caught.value.code == 400 and b"not valid UTF-8" in caught.value.read()
+    status, answer = post_signed(pusher_hub, b'{"name":"x","data":"\\ud800","channels":["news"]}')
+    assert status == 400 and b"not valid UTF-8" in answer
     assert not pusher_hub.log.matching(r"Traceback|connection handler failed")
