@@ -9,13 +9,15 @@
 #include "pybroadcast_arginfo.h"
 
 #include <dlfcn.h>
+#include <ctype.h>
 #include <errno.h>
 
 zend_class_entry *pyb_exception_ce;
 
-/* A number setting is refused at once when it is not positive ("" = not set);
- * pybroadcast/settings.py checks every value again. mh_arg1: "int" or "number". */
-static ZEND_INI_MH(pyb_ini_positive)
+/* A number setting is refused at once when it is out of range ("" = not set);
+ * pybroadcast/settings.py checks every value again. mh_arg1: "int" or "number"
+ * (positive) or "count" (a whole number, 0 or more). */
+static ZEND_INI_MH(pyb_ini_number)
 {
     const char *text = ZSTR_VAL(new_value), *end = text + ZSTR_LEN(new_value);
     char *parsed_end = NULL;
@@ -23,7 +25,11 @@ static ZEND_INI_MH(pyb_ini_positive)
         return SUCCESS;
     }
     errno = 0;
-    if (strcmp((const char *) mh_arg1, "int") == 0) {
+    if (strcmp((const char *) mh_arg1, "count") == 0) {
+        if (!isdigit((unsigned char) text[0])) return FAILURE;  /* strtoll would take a sign or spaces */
+        long long number = strtoll(text, &parsed_end, 10);
+        if (errno || parsed_end != end || number < 0) return FAILURE;
+    } else if (strcmp((const char *) mh_arg1, "int") == 0) {
         long long number = strtoll(text, &parsed_end, 10);
         if (errno || parsed_end != end || number <= 0) return FAILURE;
     } else {
@@ -34,7 +40,7 @@ static ZEND_INI_MH(pyb_ini_positive)
 }
 
 #define TEXT(name) PHP_INI_ENTRY("pybroadcast." name, "", PHP_INI_ALL, NULL)
-#define POSITIVE(name, kind) PHP_INI_ENTRY1("pybroadcast." name, "", PHP_INI_ALL, pyb_ini_positive, (void *) kind)
+#define NUMBER(name, kind) PHP_INI_ENTRY1("pybroadcast." name, "", PHP_INI_ALL, pyb_ini_number, (void *) kind)
 
 /* One entry per setting of pybroadcast/settings.py (OPTIONS), same names and
  * kinds: tests/test_seam.py checks it. The first three configure the extension. */
@@ -50,17 +56,19 @@ PHP_INI_BEGIN()
     TEXT("socket")
     TEXT("socket_owner")
     TEXT("auth_url")
-    POSITIVE("max_message_size", "int")
-    POSITIVE("presence_ttl", "number")
-    POSITIVE("callback_timeout", "number")
-    POSITIVE("ping_interval", "number")
-    POSITIVE("max_channels", "int")
-    POSITIVE("max_frame_rate", "number")
+    NUMBER("max_message_size", "int")
+    NUMBER("presence_ttl", "number")
+    NUMBER("callback_timeout", "number")
+    NUMBER("ping_interval", "number")
+    NUMBER("max_channels", "int")
+    NUMBER("max_frame_rate", "number")
     TEXT("pusher_app_id")
     TEXT("pusher_key")
     TEXT("pusher_secret")
     TEXT("client_events")
     TEXT("reuse_port")
+    NUMBER("history_size", "count")
+    NUMBER("history_ttl", "number")
 PHP_INI_END()
 
 /* --- the core, loaded on first use ------------------------------------------ */
@@ -144,6 +152,39 @@ PHP_FUNCTION(getChannelUsers)
         Z_PARAM_STR(channel)
     ZEND_PARSE_PARAMETERS_END();
     call_client(return_value, "channel_users", "(y#)", STR(channel));
+}
+
+PHP_FUNCTION(getChannelHistory)
+{
+    zend_string *channel;
+    zend_long limit = 100;
+    zval *position = NULL, answer;
+    ZEND_PARSE_PARAMETERS_START(1, 3)
+        Z_PARAM_STR(channel)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_LONG(limit)
+        Z_PARAM_ZVAL(position)
+    ZEND_PARSE_PARAMETERS_END();
+    if (limit < 0) {
+        zend_argument_value_error(2, "must be greater than or equal to 0");
+        RETURN_THROWS();
+    }
+    /* The core answers [messages, position] (see pybroadcast/seam.py). */
+    ZVAL_UNDEF(&answer);
+    call_client(&answer, "channel_history", "(y#L)", STR(channel), (long long) limit);
+    if (Z_TYPE(answer) != IS_ARRAY) {
+        zval_ptr_dtor(&answer);
+        return;  /* an exception was thrown */
+    }
+    zval *messages = zend_hash_index_find(Z_ARRVAL(answer), 0);
+    zval *found = zend_hash_index_find(Z_ARRVAL(answer), 1);
+    if (position && found) {
+        ZEND_TRY_ASSIGN_REF_COPY(position, found);
+    }
+    if (messages) {
+        RETVAL_COPY(messages);
+    }
+    zval_ptr_dtor(&answer);
 }
 
 PHP_FUNCTION(disconnectUser)

@@ -20,6 +20,15 @@ namespace {
 
     /** Closes every connection of one user with code 4001, on every node. */
     function disconnectUser(int|string $userId): void {}
+
+    /**
+     * The newest $limit messages kept for $channel, oldest first. $position receives
+     * the channel's ['epoch' => string, 'offset' => int] (its newest offset): a page
+     * that renders these messages subscribes with it as "since" and misses nothing.
+     * With history off (history_size = 0): [] and a null position.
+     * @return list<array{offset: int, data: string, event: ?string}>
+     */
+    function getChannelHistory(string $channel, int $limit = 100, ?array &$position = null): array {}
 }
 
 namespace PyBroadcast {

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: b835b0546649685e9a558ea4a83a3b629864709f */
+ * Stub hash: 077c4be8d2758da7b241082f109fd6baf794db02 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_broadcast, 0, 2, IS_VOID, 0)
 	ZEND_ARG_TYPE_INFO(0, channel, IS_STRING, 0)
@@ -19,6 +19,12 @@ ZEND_END_ARG_INFO()
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_disconnectUser, 0, 1, IS_VOID, 0)
 	ZEND_ARG_TYPE_MASK(0, userId, MAY_BE_LONG|MAY_BE_STRING, NULL)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_getChannelHistory, 0, 1, IS_ARRAY, 0)
+	ZEND_ARG_TYPE_INFO(0, channel, IS_STRING, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, limit, IS_LONG, 0, "100")
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(1, position, IS_ARRAY, 1, "null")
 ZEND_END_ARG_INFO()
 
 ZEND_BEGIN_ARG_INFO_EX(arginfo_class_PyBroadcast_Server___construct, 0, 0, 0)
@@ -43,6 +49,7 @@ ZEND_FUNCTION(broadcast);
 ZEND_FUNCTION(broadcastToUser);
 ZEND_FUNCTION(getChannelUsers);
 ZEND_FUNCTION(disconnectUser);
+ZEND_FUNCTION(getChannelHistory);
 ZEND_METHOD(PyBroadcast_Server, __construct);
 ZEND_METHOD(PyBroadcast_Server, onAuthenticate);
 ZEND_METHOD(PyBroadcast_Server, onAuthorize);
@@ -56,6 +63,7 @@ static const zend_function_entry ext_functions[] = {
 	ZEND_FE(broadcastToUser, arginfo_broadcastToUser)
 	ZEND_FE(getChannelUsers, arginfo_getChannelUsers)
 	ZEND_FE(disconnectUser, arginfo_disconnectUser)
+	ZEND_FE(getChannelHistory, arginfo_getChannelHistory)
 	ZEND_FE_END
 };
 

@@ -43,6 +43,18 @@ def channel_users(ini: Mapping[str, Any], channel: bytes) -> list[str]:
     return _route(settings).members(validation.channel(channel))
 
 
+def channel_history(ini: Mapping[str, Any], channel: bytes, limit: int = 100) -> list[Any]:
+    """[messages, position]: the newest `limit` kept messages of `channel`, oldest first, each
+    {offset, data, event}; position {epoch, offset} (the channel's top), None when history is off."""
+    settings = _settings(ini)
+    channel_name, count = validation.channel(channel), validation.history_limit(limit)
+    page = _route(settings).history(channel_name, count)
+    if page is None:
+        return [[], None]
+    messages = [{"offset": e.offset, "data": e.data, "event": e.name or None} for e in page.events]
+    return [messages, {"epoch": page.epoch, "offset": page.top}]
+
+
 def disconnect_user(ini: Mapping[str, Any], user: bytes | int) -> None:
     settings = _settings(ini)
     _route(settings).publish(Event(DISCONNECT, validation.user_id(user)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Coroutine
 
+from .drivers.history import Page
 from .drivers.route import AppRoute
 from .errors import Unconfirmed, Unreachable
 from .events import Event
@@ -26,6 +27,9 @@ class InHubRoute(AppRoute):
 
     def members(self, channel: str) -> list[str]:
         return self._call(self._hub().members(channel))
+
+    def history(self, channel: str, limit: int) -> Page | None:
+        return self._call(self._hub().history_page(channel, limit))
 
     def _hub(self) -> Any:
         hub = self._runtime.hub

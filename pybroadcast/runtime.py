@@ -136,7 +136,8 @@ class Runtime:
         self.bridge.bind(loop)
         driver = self._driver = drivers.hub_driver(settings)
         outbox = Outbox(loop, max(1 << 20, 4 * settings.max_message_size))
-        hub = Hub(driver.broker, driver.presence, self.bridge, settings.max_channels)
+        hub = Hub(driver.broker, driver.presence, self.bridge, settings.max_channels, driver.history,
+                  settings.history_size)
         await hub.start()
         authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
         if not authenticator.configured:

@@ -10,6 +10,8 @@ the ``pybroadcast.*`` php.ini values that are set (bytes):
 * ``broadcast_to_user(ini, user: bytes | int, message: bytes, event: bytes | None) -> None``
 * ``channel_users(ini, channel: bytes) -> list[str]``
 * ``disconnect_user(ini, user: bytes | int) -> None``
+* ``channel_history(ini, channel: bytes, limit: int) -> [list[dict], dict | None]``:
+  the messages (``offset``, ``data``, ``event``) and the position (``epoch``, ``offset``)
 
 ``PyBroadcast\\Server`` (``hub_runner.c``):
 
@@ -38,12 +40,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 from .hooks import NAMES as CALLBACKS
-from .client import broadcast, broadcast_to_user, channel_users, disconnect_user
+from .client import broadcast, broadcast_to_user, channel_history, channel_users, disconnect_user
 from .errors import BroadcastError
 from .settings import resolve
 
-__all__ = ["CALLBACKS", "BroadcastError", "broadcast", "broadcast_to_user", "channel_users", "check_options",
-           "create_runtime", "disconnect_user"]
+__all__ = ["CALLBACKS", "BroadcastError", "broadcast", "broadcast_to_user", "channel_history", "channel_users",
+           "check_options", "create_runtime", "disconnect_user"]
 
 
 def check_options(options: Any, ini: Any) -> None:

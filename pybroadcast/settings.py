@@ -44,6 +44,13 @@ def _positive(kind: type) -> Callable[[str, Any], Any]:
     return parse
 
 
+def _count(name: str, value: Any) -> int:
+    text = _text(name, value)
+    if not text.isdigit():  # ASCII digits only: no sign, no space
+        raise ValueError(f"option {name!r} must be a whole number, 0 or more, got {text!r}")
+    return int(text)
+
+
 def _choice(*allowed: str) -> Callable[[str, Any], str]:
     def parse(name: str, value: Any) -> str:
         text = _text(name, value).lower()
@@ -79,7 +86,8 @@ def _redis_url(name: str, value: Any) -> str:
 
 class Option:
     """One setting. ``kind`` is how the extension checks its php.ini value at once
-    (``int``/``number``: positive; ``text``: anything, checked here); ``roles``
+    (``int``/``number``: positive; ``count``: a whole number >= 0; ``text``: anything,
+    checked here); ``roles``
     says who reads it: ``hub`` (Server::run()) and/or ``app`` (broadcast() and friends)."""
 
     __slots__ = ("name", "env", "default", "parse", "kind", "roles")
@@ -114,6 +122,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("pusher_secret", "PUSHER_APP_SECRET", "", _text),
     Option("client_events", "PYBROADCAST_CLIENT_EVENTS", "off", _choice("off", "members")),
     Option("reuse_port", "PYBROADCAST_REUSE_PORT", "off", _choice("off", "on")),
+    Option("history_size", "PYBROADCAST_HISTORY_SIZE", "100", _count, "count", BOTH),
+    Option("history_ttl", "PYBROADCAST_HISTORY_TTL", "300", _positive(float), "number", BOTH),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -142,6 +152,8 @@ class Settings:
     pusher_secret: str  # never logged, never in an error message
     client_events: str  # off | members
     reuse_port: str  # on: several hubs share `listen` (SO_REUSEPORT); Redis driver only
+    history_size: int  # messages kept per channel; 0: no history, no offsets
+    history_ttl: float  # seconds a channel's messages are kept after its last publish
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():

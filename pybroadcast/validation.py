@@ -8,6 +8,7 @@ CHANNEL_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 MAX_CHANNEL = 200
 MAX_USER_ID = 200
 MAX_EVENT_NAME = 200
+MAX_HISTORY_LIMIT = 10000  # messages one getChannelHistory() call may ask for
 
 PRIVATE_PREFIXES = ("private-", "presence-")
 
@@ -76,3 +77,14 @@ def user_id(value: bytes | str | int) -> str:
     if not uid or len(uid.encode()) > MAX_USER_ID or not uid.isprintable():
         raise ValueError(f"invalid user id {uid[:60]!r}: use 1-{MAX_USER_ID} printable characters")
     return uid
+
+
+def history_limit(value: int | str) -> int:
+    """How many messages getChannelHistory() asks for: 0 to MAX_HISTORY_LIMIT."""
+    if isinstance(value, str):
+        if not value.isdigit() or len(value) > 6:
+            raise ValueError(f"invalid history limit {value[:20]!r}")
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_HISTORY_LIMIT:
+        raise ValueError(f"limit must be 0 to {MAX_HISTORY_LIMIT}, got {value!r}")
+    return value

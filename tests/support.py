@@ -90,6 +90,16 @@ async def subscribe(ws: ClientConnection, channel: str) -> dict[str, Any]:
     return await recv_json(ws)
 
 
+def ack(event: dict[str, Any]) -> dict[str, Any]:
+    """A `subscribed` event without the history position it carries (checked here: an epoch
+    string and an offset >= 0, both or neither), for tests about something else."""
+    rest = {k: v for k, v in event.items() if k not in ("epoch", "offset")}
+    if rest.get("event") == "subscribed" and ("epoch" in event or "offset" in event):
+        assert isinstance(event.get("epoch"), str) and event["epoch"], event
+        assert isinstance(event.get("offset"), int) and event["offset"] >= 0, event
+    return rest
+
+
 async def next_event(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
     """The next event of one kind, skipping others (e.g. presence noise)."""
     deadline = time.monotonic() + timeout

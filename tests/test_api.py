@@ -8,7 +8,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import Hub, client, next_event, recv_json, subscribe
+from support import Hub, ack, client, next_event, recv_json, subscribe
 
 
 async def test_broadcast_to_user_reaches_every_tab_of_that_user_only(hub: Hub) -> None:
@@ -49,7 +49,7 @@ async def test_disconnect_user_closes_every_tab_with_4001(hub: Hub, target: str)
             await asyncio.wait_for(tab.recv(), 10)
         assert tab.close_code == 4001
     hub.log.wait_for(r"HOOK leave 7 room")
-    assert await subscribe(other, "room") == {"event": "subscribed", "channel": "room"}
+    assert ack(await subscribe(other, "room")) == {"event": "subscribed", "channel": "room"}
     await other.close()
 
 

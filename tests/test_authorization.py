@@ -6,13 +6,13 @@ import urllib.request
 
 import pytest
 
-from support import Hub, client, recv_json, subscribe
+from support import Hub, ack, client, recv_json, subscribe
 
 
 @pytest.mark.parametrize("channel", ["private-ok", "presence-ok", "private-user-4", "presence-room-4"])
 async def test_authorized_channels_subscribe(hub: Hub, channel: str) -> None:
     ws = await client(hub, "4")
-    assert await subscribe(ws, channel) == {"event": "subscribed", "channel": channel}
+    assert ack(await subscribe(ws, channel)) == {"event": "subscribed", "channel": channel}
     hub.log.wait_for(rf"HOOK authorize 4 {channel}")
     await ws.close()
 
@@ -23,7 +23,7 @@ async def test_refusal_is_an_error_naming_the_channel(hub: Hub, channel: str) ->
     event = await subscribe(ws, channel)
     assert event["event"] == "error" and event["code"] == "forbidden" and event["channel"] == channel
     hub.php(f"broadcast('{channel}', 'secret');")
-    assert await subscribe(ws, "public") == {"event": "subscribed", "channel": "public"}  # no secret came first
+    assert ack(await subscribe(ws, "public")) == {"event": "subscribed", "channel": "public"}  # no secret came first
     assert not hub.log.matching(rf"HOOK join 4 {channel}")
     await ws.close()
 
@@ -33,7 +33,7 @@ async def test_without_an_authorizer_private_channels_are_refused(make_hub) -> N
     ws = await client(hub, "4")
     for channel in ("private-ok", "presence-ok"):
         assert (await subscribe(ws, channel))["code"] == "forbidden"
-    assert await subscribe(ws, "public-ok") == {"event": "subscribed", "channel": "public-ok"}
+    assert ack(await subscribe(ws, "public-ok")) == {"event": "subscribed", "channel": "public-ok"}
     await ws.close()
 
 
@@ -44,7 +44,7 @@ async def test_without_an_authorizer_private_channels_are_refused(make_hub) -> N
 async def test_failing_authorizer_refuses_and_hub_keeps_serving(make_hub, mode: str, logged: str) -> None:
     hub = make_hub({"authorize": mode, "options": {"callback_timeout": 1}})
     other = await client(hub, "5")
-    assert await subscribe(other, "news") == {"event": "subscribed", "channel": "news"}
+    assert ack(await subscribe(other, "news")) == {"event": "subscribed", "channel": "news"}
     ws = await client(hub, "4")
     assert (await subscribe(ws, "private-ok"))["code"] == "forbidden"
     hub.log.wait_for(logged)

@@ -27,7 +27,7 @@ async def test_cli_broadcast_arrives_byte_identical(hub: Hub) -> None:
     result = hub.php(f"broadcast('news', {php_string(TRICKY)}); echo 'sent';")
     assert result.stdout == "sent", result.stderr
     event = await next_event(ws, "message")
-    assert event == {"event": "message", "channel": "news", "data": TRICKY}
+    assert event == {"event": "message", "channel": "news", "offset": 1, "data": TRICKY}
     await ws.close()
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import Hub, client, free_port, next_event, php_string, recv_json, run_php, subscribe
+from support import Hub, ack, client, free_port, next_event, php_string, recv_json, run_php, subscribe
 
 TTL = 3
 _prefixes = itertools.count()
@@ -126,7 +126,7 @@ async def test_user_messages_and_disconnect_cross_nodes(cluster: Cluster) -> Non
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 10)
         assert ws.close_code == 4001
-    assert await subscribe(other, "still") == {"event": "subscribed", "channel": "still"}
+    assert ack(await subscribe(other, "still")) == {"event": "subscribed", "channel": "still"}
     await other.close()
 
 
@@ -196,7 +196,7 @@ async def test_redis_restart_is_survived(cluster: Cluster) -> None:
     cluster.php("broadcast('news', 'after'); broadcast('fresh', 'new channel');")
     for ws in clients + [late]:
         assert (await next_event(ws, "message"))["data"] == "after"
-    assert (await next_event(late, "message")) == {"event": "message", "channel": "fresh", "data": "new channel"}
+    assert (await next_event(late, "message")) == {"event": "message", "channel": "fresh", "offset": 1, "data": "new channel"}
     users = json.loads(cluster.php("echo json_encode(getChannelUsers('news'));").stdout)
     assert sorted(users) == ["0", "1", "2", "late"]
     await cluster.settled()

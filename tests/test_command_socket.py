@@ -98,5 +98,6 @@ async def test_a_request_without_an_event_name_is_still_served(hub: Hub) -> None
     ws = await client(hub)
     await subscribe(ws, "news")
     assert _send_raw(hub.socket, wire.pack(wire.PUBLISH, "message", "news", "from an older app")) == wire.pack(wire.OK)
-    assert await recv_json(ws) == {"event": "message", "channel": "news", "data": "from an older app"}
+    assert await recv_json(ws) == {"event": "message", "channel": "news", "offset": 1,
+                                     "data": "from an older app"}
     await ws.close()

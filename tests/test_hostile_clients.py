@@ -11,7 +11,7 @@ import socket
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import ORIGIN, Hub, client, open_client, recv_json, subscribe
+from support import ORIGIN, Hub, ack, client, open_client, recv_json, subscribe
 
 
 def masked(opcode: int, payload: bytes) -> bytes:
@@ -47,7 +47,7 @@ async def test_edge_case_frames_get_an_error_event_not_1011(hub: Hub, frame: str
     await ws.send(frame)
     event = await recv_json(ws)
     assert event["event"] == "error" and event["code"] in ("bad_channel", "bad_json", "unknown_action"), event
-    assert await subscribe(ws, "still-open") == {"event": "subscribed", "channel": "still-open"}
+    assert ack(await subscribe(ws, "still-open")) == {"event": "subscribed", "channel": "still-open"}
     await ws.close()
 
 
@@ -80,10 +80,10 @@ def test_a_close_frame_sent_with_a_refused_request_still_gets_the_401(hub: Hub) 
 
 
 def test_a_frame_sent_with_the_request_is_served_after_the_upgrade(hub: Hub) -> None:
-    answer = raw_exchange(hub, masked(0x1, b'{"action":"subscribe","channel":"early"}'), until=b'"early"}')
+    answer = raw_exchange(hub, masked(0x1, b'{"action":"subscribe","channel":"early"}'), until=b'"offset":0}')
     head, _, frames = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 ")
-    assert b'"event":"connected"' in frames and b'{"event":"subscribed","channel":"early"}' in frames
+    assert b'"event":"connected"' in frames and b'{"event":"subscribed","channel":"early","epoch":' in frames
 
 
 async def test_channels_per_connection_are_capped_and_the_connection_kept(make_hub) -> None:

@@ -10,7 +10,7 @@ import random
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import Hub, client, next_event, raw_client, recv_json, subscribe
+from support import Hub, ack, client, next_event, raw_client, recv_json, subscribe
 
 _sentinels = itertools.count()
 
@@ -173,7 +173,7 @@ async def test_random_interleavings_keep_hooks_alternating_and_true(hub: Hub) ->
 async def test_misbehaving_hooks_are_logged_and_harm_no_one(make_hub, mode: str, logged: str) -> None:
     hub = make_hub({"hooks": mode, "options": {"callback_timeout": 1}})
     ws = await client(hub, "7")
-    assert await subscribe(ws, "room") == {"event": "subscribed", "channel": "room"}
+    assert ack(await subscribe(ws, "room")) == {"event": "subscribed", "channel": "room"}
     await hub.log.await_for(logged)
     hub.php("broadcast('room', 'served');")
     assert (await next_event(ws, "message"))["data"] == "served"

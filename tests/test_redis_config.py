@@ -9,7 +9,7 @@ import os
 import pytest
 
 from harness.redis_server import RedisServer
-from support import client, next_event, run_php, subscribe
+from support import ack, client, next_event, run_php, subscribe
 
 _users = itertools.count()
 
@@ -98,5 +98,5 @@ async def test_hub_starts_and_serves_locally_while_redis_is_down(make_hub) -> No
     hub = make_hub({"options": redis_options(f"redis://127.0.0.1:{free_port()}/0", "down")})
     hub.log.wait_for(r"ERROR redis at .* unreachable")
     ws = await client(hub, "1")
-    assert await subscribe(ws, "local") == {"event": "subscribed", "channel": "local"}
+    assert ack(await subscribe(ws, "local")) == {"event": "subscribed", "channel": "local"}
     await ws.close()

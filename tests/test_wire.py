@@ -8,13 +8,13 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from support import Hub, client, recv_json, subscribe
+from support import Hub, ack, client, recv_json, subscribe
 
 
 async def test_subscribe_and_unsubscribe_are_acknowledged(hub: Hub) -> None:
     ws = await client(hub)
-    assert await subscribe(ws, "news") == {"event": "subscribed", "channel": "news"}
-    assert await subscribe(ws, "news") == {"event": "subscribed", "channel": "news"}  # idempotent
+    assert ack(await subscribe(ws, "news")) == {"event": "subscribed", "channel": "news"}
+    assert ack(await subscribe(ws, "news")) == {"event": "subscribed", "channel": "news"}  # idempotent
     await ws.send(json.dumps({"action": "unsubscribe", "channel": "news"}))
     assert await recv_json(ws) == {"event": "unsubscribed", "channel": "news"}
     await ws.close()
@@ -35,7 +35,7 @@ async def test_bad_frame_gets_error_event_and_connection_stays(hub: Hub, frame, 
     await ws.send(frame)
     event = await recv_json(ws)
     assert event["event"] == "error" and event["code"] == code and event["message"], event
-    assert await subscribe(ws, "still-open") == {"event": "subscribed", "channel": "still-open"}
+    assert ack(await subscribe(ws, "still-open")) == {"event": "subscribed", "channel": "still-open"}
     await ws.close()
 
 
@@ -49,8 +49,8 @@ async def test_bad_channel_error_names_the_channel(hub: Hub) -> None:
 async def test_every_allowed_channel_character_is_accepted(hub: Hub) -> None:
     ws = await client(hub)
     name = "AZaz09_-=@,.;:"
-    assert await subscribe(ws, name) == {"event": "subscribed", "channel": name}
-    assert await subscribe(ws, "x" * 200) == {"event": "subscribed", "channel": "x" * 200}
+    assert ack(await subscribe(ws, name)) == {"event": "subscribed", "channel": name}
+    assert ack(await subscribe(ws, "x" * 200)) == {"event": "subscribed", "channel": "x" * 200}
     await ws.close()
 
 
@@ -64,5 +64,5 @@ async def test_oversized_frame_closes_with_1009(make_hub) -> None:
     # A frame at the limit is fine for another client.
     other = await client(hub, user="2")
     await other.send(json.dumps({"action": "subscribe", "channel": "ok", "pad": "p" * 900}))
-    assert await recv_json(other) == {"event": "subscribed", "channel": "ok"}
+    assert ack(await recv_json(other)) == {"event": "subscribed", "channel": "ok"}
     await other.close()

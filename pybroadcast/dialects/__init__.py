@@ -62,11 +62,22 @@ class Dialect(ABC):
     async def admit(self, connection: Any) -> bool:
         return True
 
+    def replays_last(self, channel: str) -> bool:
+        """A subscriber of `channel` gets the newest kept message right after ``subscribed``
+        (Pusher's cache channels), or ``nothing_to_replay(channel)`` when there is none."""
+        return False
+
+    def nothing_to_replay(self, channel: str) -> bytes:
+        return b""
+
     @abstractmethod
     def connected(self, user: str | None, connection_id: str) -> bytes: ...
 
     @abstractmethod
-    def subscribed(self, channel: str, members: dict[str, str] | None = None) -> bytes: ...
+    def subscribed(self, channel: str, members: dict[str, str] | None = None,
+                   position: tuple[str, int, bool | None] | None = None) -> bytes:
+        """``position``: (epoch, top offset, recovered) when history is on; recovered is None
+        unless the client asked to recover (epoch "" when history could not be read)."""
 
     @abstractmethod
     def unsubscribed(self, channel: str) -> bytes: ...
@@ -75,9 +86,10 @@ class Dialect(ABC):
     def refused(self, channel: str, code: str, message: str) -> bytes: ...
 
     @abstractmethod
-    def message(self, channel: str, data: str, name: str, user: str) -> bytes:
+    def message(self, channel: str, data: str, name: str, user: str, offset: int = 0) -> bytes:
         """``name``: the application's event name, "" when none was given; ``user``:
-        the member who sent a client event on a presence channel, else ""."""
+        the member who sent a client event on a presence channel, else ""; ``offset``:
+        its place in the channel's history, 0 when history is off."""
 
     @abstractmethod
     def direct(self, user: str, data: str, name: str) -> bytes:

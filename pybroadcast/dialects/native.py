@@ -24,6 +24,10 @@ class ProtocolError(Exception):
 class Action(NamedTuple):
     action: str
     channel: str
+    since: tuple[str, int] | None = None  # (epoch, offset): recover what came after
+
+
+MAX_EPOCH = 64  # characters; epochs the hub makes are 16
 
 
 def parse(frame: str | bytes) -> Action:
@@ -42,7 +46,15 @@ def parse(frame: str | bytes) -> Action:
     if not isinstance(channel, str) or not validation.is_valid_channel(channel):
         shown = channel[:60] if isinstance(channel, str) else None
         raise ProtocolError("bad_channel", "channel must be 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :", shown)
-    return Action(action, channel)
+    since = body.get("since")
+    if since is None or action != "subscribe":
+        return Action(action, channel)
+    epoch = since.get("epoch") if isinstance(since, dict) else None
+    offset = since.get("offset") if isinstance(since, dict) else None
+    if not isinstance(epoch, str) or len(epoch) > MAX_EPOCH or isinstance(offset, bool) \
+            or not isinstance(offset, int) or not 0 <= offset < 1 << 63:
+        raise ProtocolError("bad_frame", 'since must be {"epoch": "<epoch>", "offset": <integer >= 0>}', channel)
+    return Action(action, channel, (epoch, offset))
 
 
 def error(code: str, message: str, channel: str | None = None) -> bytes:
@@ -61,8 +73,17 @@ class NativeDialect(Dialect):
     def connected(self, user: str, connection_id: str) -> bytes:
         return frame({"event": "connected", "user": user, "connection": connection_id})
 
-    def subscribed(self, channel: str, members: dict[str, str] | None = None) -> bytes:
-        return frame({"event": "subscribed", "channel": channel})
+    def subscribed(self, channel: str, members: dict[str, str] | None = None,
+                   position: tuple[str, int, bool | None] | None = None) -> bytes:
+        if position is None:
+            return frame({"event": "subscribed", "channel": channel})
+        epoch, top, recovered = position
+        event: dict[str, Any] = {"event": "subscribed", "channel": channel}
+        if epoch:
+            event["epoch"], event["offset"] = epoch, top
+        if recovered is not None:
+            event["recovered"] = recovered
+        return frame(event)
 
     def unsubscribed(self, channel: str) -> bytes:
         return frame({"event": "unsubscribed", "channel": channel})
@@ -70,12 +91,16 @@ class NativeDialect(Dialect):
     def refused(self, channel: str, code: str, message: str) -> bytes:
         return error(code, message, channel)
 
-    def message(self, channel: str, data: str, name: str = "", user: str = "") -> bytes:
-        if user:  # a Pusher client's client event, heard by native subscribers too
-            return frame({"event": "message", "channel": channel, "name": name, "user": user, "data": data})
+    def message(self, channel: str, data: str, name: str = "", user: str = "", offset: int = 0) -> bytes:
+        event: dict[str, Any] = {"event": "message", "channel": channel}
+        if offset:
+            event["offset"] = offset
         if name:
-            return frame({"event": "message", "channel": channel, "name": name, "data": data})
-        return frame({"event": "message", "channel": channel, "data": data})
+            event["name"] = name
+        if user:  # a Pusher client's client event, heard by native subscribers too
+            event["user"] = user
+        event["data"] = data
+        return frame(event)
 
     def direct(self, user: str, data: str, name: str = "") -> bytes:
         if name:
@@ -93,6 +118,6 @@ class NativeDialect(Dialect):
                 peer.send(error(exc.code, str(exc), exc.channel))
                 continue
             if action.action == "subscribe":
-                await hub.subscribe(peer, action.channel)
+                await hub.subscribe(peer, action.channel, since=action.since)
             else:
                 await hub.unsubscribe(peer, action.channel)

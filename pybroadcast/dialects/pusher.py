@@ -31,6 +31,7 @@ ERROR_BAD_FRAME = 4200  # answered with pusher:error; the connection stays open
 ERROR_CLIENT_EVENT = 4301  # client events off, over the rate, or not allowed on that channel
 CLIENT_EVENT_RATE = 10.0  # per second per connection, as Pusher
 USER_CHANNEL = "#server-to-user-"
+CACHE_PREFIXES = ("cache-", "private-cache-", "private-encrypted-cache-", "presence-cache-")
 
 
 def _internal(event: str, data: Any, channel: str | None = None) -> bytes:
@@ -86,7 +87,8 @@ class PusherDialect(Dialect):
         return _internal("pusher:connection_established",
                          {"socket_id": connection_id, "activity_timeout": self._activity_timeout})
 
-    def subscribed(self, channel: str, members: dict[str, str] | None = None) -> bytes:
+    def subscribed(self, channel: str, members: dict[str, str] | None = None,
+                   position: tuple[str, int, bool | None] | None = None) -> bytes:
         if members is None:
             return _internal("pusher_internal:subscription_succeeded", {}, channel)
         presence = {"ids": list(members), "hash": {user: _info(info) for user, info in members.items()},
@@ -101,13 +103,20 @@ class PusherDialect(Dialect):
         return _internal("pusher:subscription_error", {"type": "AuthError", "error": message, "status": status},
                          channel)
 
-    def message(self, channel: str, data: str, name: str = "", user: str = "") -> bytes:
+    def message(self, channel: str, data: str, name: str = "", user: str = "", offset: int = 0) -> bytes:
         if user:
             return _frame({"event": name, "channel": channel, "data": data, "user_id": user})
         return _frame({"event": name or "message", "channel": channel, "data": data})
 
     def direct(self, user: str, data: str, name: str = "") -> bytes:
         return _frame({"event": name or "message", "channel": USER_CHANNEL + user, "data": data})
+
+    def replays_last(self, channel: str) -> bool:
+        """Cache channels: the newest kept message on subscribe (from the channel's history)."""
+        return channel.startswith(CACHE_PREFIXES)
+
+    def nothing_to_replay(self, channel: str) -> bytes:
+        return _frame({"event": "pusher:cache_miss", "channel": channel})
 
     def presence(self, kind: str, channel: str, user: str, info: str = "") -> bytes:
         if kind == JOIN:

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from ..events import Event
 from .broker import Broker
+from .history import History, Page
 from .presence import Presence
 
 
@@ -17,6 +18,8 @@ class HubPort(Protocol):
 
     async def members(self, channel: str) -> list[str]: ...
 
+    async def history_page(self, channel: str, limit: int) -> Page | None: ...
+
 
 class HubDriver(ABC):
     """Contract, for every driver (everything runs on the hub's loop thread but ``abandon``):
@@ -25,6 +28,8 @@ class HubDriver(ABC):
       (contracts: :class:`~pybroadcast.drivers.broker.Broker`,
       :class:`~pybroadcast.drivers.presence.Presence`); the driver wires them to
       each other itself (e.g. a reconnect that makes presence resynchronise).
+    * ``history`` (:class:`~pybroadcast.drivers.history.History`) is None when
+      ``history_size`` is 0; otherwise the broker records every message in it.
     * ``start_serving(hub)`` starts the driver's own servers, if any, once the
       broker and presence run (the memory driver's command socket); a
       :class:`~pybroadcast.errors.BroadcastError` stops the hub's start-up.
@@ -37,6 +42,7 @@ class HubDriver(ABC):
 
     broker: Broker
     presence: Presence
+    history: History | None = None  # None when history_size is 0
 
     async def start_serving(self, hub: HubPort) -> None:
         return None

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events import Event
+    from .history import Page
 
 
 class AppRoute(ABC):
@@ -24,6 +25,10 @@ class AppRoute(ABC):
       once it was accepted. Events published by one process arrive in order.
     * ``members(channel)`` lists the users present in ``channel`` across every
       node, each once, in no set order.
+    * ``history(channel, limit)``: a :class:`~pybroadcast.drivers.history.Page`
+      of the newest ``limit`` messages kept for ``channel`` (oldest first) with its
+      epoch and top offset; None when history is off (``history_size`` 0 — for the
+      memory driver, the hub's setting).
     * Neither blocks for more than about a second. Failures raise, naming what
       failed: :class:`~pybroadcast.errors.Unreachable` when nothing was sent,
       :class:`~pybroadcast.errors.Unconfirmed` when it was sent but not
@@ -37,3 +42,6 @@ class AppRoute(ABC):
 
     @abstractmethod
     def members(self, channel: str) -> list[str]: ...
+
+    @abstractmethod
+    def history(self, channel: str, limit: int) -> Page | None: ...

@@ -145,6 +145,14 @@ class CommandServer:
             return []
         if op == wire.MEMBERS and len(args) == 1:
             return await self._hub.members(validation.channel(args[0]))
+        if op == wire.HISTORY and len(args) == 2:
+            page = await self._hub.history_page(validation.channel(args[0]), validation.history_limit(args[1]))
+            if page is None:
+                return []
+            fields = [page.epoch, str(page.top)]
+            for event in page.events:
+                fields += (str(event.offset), event.name, event.data)
+            return fields
         raise ValueError(f"unknown request {op!r}")
 
 

@@ -6,6 +6,7 @@ from ...settings import Settings
 from ..hub_side import HubDriver, HubPort
 from .broker import MemoryBroker
 from .command_server import CommandServer
+from .history import MemoryHistory
 from .presence import MemoryPresence
 
 
@@ -13,7 +14,8 @@ class MemoryHubDriver(HubDriver):
     """Contract in :class:`pybroadcast.drivers.hub_side.HubDriver`."""
 
     def __init__(self, settings: Settings) -> None:
-        self.broker = MemoryBroker()
+        self.history = MemoryHistory(settings.history_size, settings.history_ttl) if settings.history_size else None
+        self.broker = MemoryBroker(self.history)
         self.presence = MemoryPresence()
         self._settings = settings
         self._command: CommandServer | None = None

@@ -12,7 +12,8 @@ import socket
 import time
 
 from ...errors import BroadcastError, Unconfirmed, Unreachable
-from ...events import Event
+from ...events import MESSAGE, PUBLISHED, Event
+from ..history import Page
 from ..route import AppRoute
 from . import socket_trust, wire
 
@@ -31,10 +32,18 @@ class SocketRoute(AppRoute):
         self._buffer = b""
 
     def publish(self, event: Event) -> None:
-        self._request(wire.pack(wire.PUBLISH, *event))
+        self._request(wire.pack(wire.PUBLISH, *event[:PUBLISHED]))
 
     def members(self, channel: str) -> list[str]:
         return self._request(wire.pack(wire.MEMBERS, channel))
+
+    def history(self, channel: str, limit: int) -> Page | None:
+        fields = self._request(wire.pack(wire.HISTORY, channel, str(limit)))
+        if not fields:
+            return None
+        epoch, top, *entries = fields
+        return Page(epoch, int(top), tuple(Event(MESSAGE, channel, data, name).at(int(offset), epoch)
+                                           for offset, name, data in zip(*[iter(entries)] * 3)))
 
     def _request(self, payload: bytes) -> list[str]:
         deadline = time.monotonic() + TIMEOUT

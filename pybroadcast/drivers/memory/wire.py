@@ -5,8 +5,9 @@ A message is ``<n>:<fields>,`` where the fields are themselves netstrings
 JSON (and no `re`, which json imports) to talk to the hub.
 
 Requests: ``publish kind target data name exclude user`` -> ``ok`` (the last
-three may be absent: an app process from before them); ``members channel`` -> ``ok user...``.
-Failure: ``error message``.
+three may be absent: an app process from before them); ``members channel`` -> ``ok user...``;
+``history channel limit`` -> ``ok epoch top (offset name data)...`` (oldest first), or
+just ``ok`` when history is off. Failure: ``error message``.
 
 The parser is strict and bounded: a length is 1-20 ASCII digits (``int()``
 alone would take ``-5``, `` 5`` or ``5_0``), never exceeds what can follow, and
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 PUBLISH = "publish"
 MEMBERS = "members"
+HISTORY = "history"
 OK = "ok"
 ERROR = "error"
 

@@ -3,7 +3,9 @@
 Each node subscribes only to the topics of channels its clients use, plus the
 users topic. Publishes go through one writer task that sends whatever has
 queued up as one pipeline on one connection: events leave in the order they
-were published, and a burst costs one round trip. After any Pub/Sub reconnect
+were published, and a burst costs one round trip. With history on, a message
+is published by the ``PUBLISH`` script, which records it and gives it its offset
+in the same step (still one command in the pipeline). After any Pub/Sub reconnect
 the node resubscribes in batches and says so in the log; what was published
 while it was away is gone (Redis Pub/Sub keeps nothing).
 """
@@ -11,16 +13,17 @@ while it was away is gone (Redis Pub/Sub keeps nothing).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
-from . import codec as event_codec, keys as redis_keys
+from . import codec as event_codec, history as redis_history, keys as redis_keys
 from ..broker import Broker, EventSink
 from ...errors import Unconfirmed
-from ...events import Event
+from ...events import MESSAGE, Event
 from .keys import KeySpace, redact
 
 log = logging.getLogger("pybroadcast")
@@ -30,17 +33,24 @@ PUBLISH_TIMEOUT = 1.0
 MAX_BACKOFF = 1.0  # seconds between reconnect attempts, at most
 
 
+# One queued publish: (KEYS of the PUBLISH script or None for a plain PUBLISH, its arguments, done).
+_Item = tuple[list[str] | None, list[Any], asyncio.Future[None]]
+_PUBLISH_SHA = hashlib.sha1(redis_keys.PUBLISH.encode()).hexdigest()
+
+
 class RedisBroker(Broker):
-    def __init__(self, client: aioredis.Redis, keys: KeySpace, url: str) -> None:
+    def __init__(self, client: aioredis.Redis, keys: KeySpace, url: str, history_size: int = 0,
+                 history_ttl: float = 0.0) -> None:
         self._redis = client
         self._keys = keys
         self._url = redact(url)
+        self._history = (history_size, history_ttl) if history_size else None
         self._sink: EventSink | None = None
         self._channels: set[str] = set()
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._queue: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._queue: list[_Item] = []
         self._queued = asyncio.Event()
         self._connected = asyncio.Event()
         self._listening = asyncio.Event()  # subscribed to every topic (cleared while away)
@@ -88,9 +98,12 @@ class RedisBroker(Broker):
                 pass
 
     async def publish(self, event: Event) -> None:
-        topic = self._keys.topic_for(event)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((topic, event_codec.encode(event), done))
+        if self._history is not None and event.kind == MESSAGE:
+            keys, args = redis_history.publish_call(self._keys, event, *self._history)
+            self._queue.append((keys, args, done))
+        else:
+            self._queue.append((None, [self._keys.topic_for(event), event_codec.encode(event)], done))
         self._queued.set()
         try:
             await asyncio.wait_for(asyncio.shield(done), PUBLISH_TIMEOUT)
@@ -122,19 +135,35 @@ class RedisBroker(Broker):
             self._queued.clear()
             batch, self._queue = self._queue, []
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for topic, payload, _ in batch:
-                        pipe.publish(topic, payload)
-                    await pipe.execute()
+                results = await self._send(batch)
+                unknown = [item for item, result in zip(batch, results) if isinstance(result, NoScriptError)]
+                if unknown:  # Redis restarted (or its scripts were flushed): load it, send those again
+                    await self._redis.script_load(redis_keys.PUBLISH)
+                    again = iter(await self._send(unknown))
+                    results = [next(again) if isinstance(r, NoScriptError) else r for r in results]
             except (RedisError, OSError) as exc:
                 error = redis_keys.unreachable(self._url, exc)
                 for _, _, done in batch:
                     if not done.done():
                         done.set_exception(error)
                 continue
-            for _, _, done in batch:
-                if not done.done():
+            for (_, _, done), result in zip(batch, results):
+                if done.done():
+                    continue
+                if isinstance(result, Exception):
+                    done.set_exception(redis_history.failure(self._url, result))
+                else:
                     done.set_result(None)
+
+    async def _send(self, batch: list[_Item]) -> list[Any]:
+        """One pipeline; each command's error comes back as its result."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                if keys is None:
+                    pipe.publish(*args)
+                else:
+                    pipe.evalsha(_PUBLISH_SHA, len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)
 
     async def _read_forever(self) -> None:
         backoff = 0.1

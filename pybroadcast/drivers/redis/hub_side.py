@@ -10,6 +10,7 @@ from ...settings import Settings
 from ..hub_side import HubDriver
 from . import keys as redis_keys
 from .broker import RedisBroker
+from .history import RedisHistory
 from .presence import RedisPresence
 
 
@@ -30,7 +31,9 @@ class RedisHubDriver(HubDriver):
             retry=redis_keys.retry_policy(Retry, NoBackoff()),
         )
         keys = redis_keys.KeySpace(settings.redis_prefix)
-        self.broker = RedisBroker(self._client, keys, settings.redis_url)
+        self.broker = RedisBroker(self._client, keys, settings.redis_url, settings.history_size, settings.history_ttl)
+        if settings.history_size:
+            self.history = RedisHistory(self._client, keys, settings.redis_url, settings.history_ttl)
         self.presence = RedisPresence(self._client, keys, settings.redis_url, settings.presence_ttl)
         self.broker.on_reconnect = self.presence.after_reconnect
         self.presence.wait_listening = self.broker.wait_listening

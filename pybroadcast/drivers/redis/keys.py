@@ -11,6 +11,12 @@ With prefix ``P`` (setting ``redis_prefix``):
 * ``P:presence:<channel>:info`` — hash user -> their ``user_info`` (JSON), while present.
 * ``P:presence:channels`` — set of channels that have presence entries.
 * ``P:presence:epoch`` — a random token set once; when it changes, Redis lost its data.
+* ``P:history:<channel>:position`` — hash: ``epoch`` (random, made with the channel's
+  history) and ``top`` (its newest offset). Expires ``position_ttl`` after the last
+  publish or read; recreated with a new epoch (and an empty stream) when missing.
+* ``P:history:<channel>:stream`` — Redis Stream of the newest ``history_size``
+  messages, entry id ``<offset>-0``, field ``e``: the event as published (with its
+  offset and epoch). Expires ``history_ttl`` after the last publish.
 
 Every transition runs in one Lua script, so it is atomic across nodes. Scripts
 that write start with a ``#!lua`` shebang (Redis 7 or later): Redis then refuses
@@ -108,6 +114,55 @@ end
 return found
 """
 
+# A channel's history position (KEYS[1]); a missing one starts a new epoch, and a stream
+# left from the old one (KEYS[2], e.g. the position alone was evicted) is dropped.
+_POSITION = """
+local function position(fresh)
+  local epoch = redis.call('HGET', KEYS[1], 'epoch')
+  if not epoch then
+    epoch = fresh
+    redis.call('DEL', KEYS[2])
+    redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+  end
+  return epoch
+end
+"""
+
+# KEYS: position, stream. ARGV: topic, event (JSON array of the published fields), history_size,
+# history_ttl ms, position ttl ms, a new random epoch. Gives the message the next offset, records
+# it and publishes it with [..., offset, epoch] appended, in one step; returns the offset.
+PUBLISH = _WRITES + _POSITION + """
+local epoch = position(ARGV[6])
+local offset = redis.call('HINCRBY', KEYS[1], 'top', 1)
+local event = string.sub(ARGV[2], 1, -2) .. ',' .. offset .. ',"' .. epoch .. '"]'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 'e', event)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[1], event)
+return offset
+"""
+
+# KEYS: position, stream. ARGV: after ("" = the newest), limit, a new random epoch, position ttl ms.
+# Returns {epoch, top, event...}: the events after offset `after` (the oldest `limit`), or the
+# newest `limit`, oldest first. Keeps the position alive (a watched channel keeps its epoch).
+READ_HISTORY = _WRITES + _POSITION + """
+local epoch = position(ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local found = {epoch, redis.call('HGET', KEYS[1], 'top')}
+local limit = tonumber(ARGV[2])
+if limit > 0 then
+  local entries
+  if ARGV[1] == '' then
+    entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', limit)
+    for i = #entries, 1, -1 do table.insert(found, entries[i][2][2]) end
+  else
+    entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1] .. '-0', '+', 'COUNT', limit)
+    for _, entry in ipairs(entries) do table.insert(found, entry[2][2]) end
+  end
+end
+return found
+"""
+
 # KEYS: epoch. ARGV: a new random token. Sets it if missing; returns the current one.
 EPOCH = _WRITES + """
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
@@ -141,6 +196,10 @@ class KeySpace:
 
     def presence_keys(self, channel: str) -> list[str]:
         return [self.conns(channel), self.users(channel), self.channels, self.info(channel)]
+
+    def history_keys(self, channel: str) -> list[str]:
+        """[position, stream] of a channel (KEYS of PUBLISH and READ_HISTORY)."""
+        return [f"{self.prefix}:history:{channel}:position", f"{self.prefix}:history:{channel}:stream"]
 
 
 def member(user: str, connection: str) -> str:

@@ -13,10 +13,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from . import codec as event_codec, keys as redis_keys
+from . import codec as event_codec, history as redis_history, keys as redis_keys
 from ...errors import Unconfirmed
-from ...events import Event
+from ...events import MESSAGE, Event
 from ...settings import Settings
+from ..history import Page
 from ..route import AppRoute
 
 
@@ -33,10 +34,22 @@ class RedisRoute(AppRoute):
             retry=redis_keys.retry_policy(Retry, NoBackoff()),
         )
         self._members = self._redis.register_script(redis_keys.MEMBERS)
+        self._publish = self._redis.register_script(redis_keys.PUBLISH)
+        self._read = self._redis.register_script(redis_keys.READ_HISTORY)
+        self._history = (settings.history_size, settings.history_ttl)
 
     def publish(self, event: Event) -> None:
-        topic = self._keys.topic_for(event)
-        self._call(self._redis.publish, topic, event_codec.encode(event))
+        if self._history[0] and event.kind == MESSAGE:  # recorded and published in one step
+            keys, args = redis_history.publish_call(self._keys, event, *self._history)
+            self._call(self._publish, keys=keys, args=args)
+        else:
+            self._call(self._redis.publish, self._keys.topic_for(event), event_codec.encode(event))
+
+    def history(self, channel: str, limit: int) -> Page | None:
+        if not self._history[0]:
+            return None
+        keys, args = redis_history.read_call(self._keys, channel, None, limit, self._history[1])
+        return redis_history.page(self._call(self._read, keys=keys, args=args))
 
     def members(self, channel: str) -> list[str]:
         return [u.decode() for u in self._call(self._members, keys=[self._keys.conns(channel)])]
@@ -49,6 +62,6 @@ class RedisRoute(AppRoute):
                 raise redis_keys.unreachable(self._url, exc) from None
             raise Unconfirmed(f"redis at {self._url} did not confirm the publish: {exc}; it may still be delivered") from None
         except (RedisError, OSError) as exc:
-            raise redis_keys.unreachable(self._url, exc) from None
+            raise redis_history.failure(self._url, exc) from None
         except (TypeError, ValueError) as exc:
             raise redis_keys.invalid_url(self._url, exc) from None

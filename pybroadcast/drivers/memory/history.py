@@ -1,0 +1,95 @@
+"""One node's channel history: a bounded ring per channel, in the hub.
+
+Contract in :class:`pybroadcast.drivers.history.History`. Runs on the hub's
+loop thread only; ``record`` is synchronous, so assigning an offset and
+recording the message is one step (the broker calls it before delivering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Callable
+
+from ...events import Event
+from ..history import History, Page, new_epoch, position_ttl
+
+SWEEP_INTERVAL = 60.0  # seconds, at most, between sweeps of expired channels
+
+
+class _Channel:
+    __slots__ = ("epoch", "top", "ring", "expires", "forget")
+
+    def __init__(self, size: int) -> None:
+        self.epoch = new_epoch()
+        self.top = 0
+        self.ring: deque[Event] = deque(maxlen=size)
+        self.expires = 0.0  # the messages, history_ttl after the last publish
+        self.forget = 0.0  # the epoch and top
+
+
+class MemoryHistory(History):
+    def __init__(self, size: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._size = size
+        self._ttl = ttl
+        self._keep = position_ttl(ttl)
+        self._clock = clock
+        self._channels: dict[str, _Channel] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def record(self, event: Event) -> Event:
+        """`event` at the next offset of its channel, kept in the ring."""
+        now = self._clock()
+        log = self._channel(event.target, now)
+        log.top += 1
+        event = event.at(log.top, log.epoch)
+        log.ring.append(event)
+        log.expires = now + self._ttl
+        log.forget = now + self._keep
+        return event
+
+    async def read(self, channel: str, after: int | None, limit: int) -> Page:
+        now = self._clock()
+        log = self._channel(channel, now)
+        log.forget = max(log.forget, now + self._keep)
+        ring = log.ring
+        if limit <= 0 or not ring:
+            return Page(log.epoch, log.top)
+        if after is None:
+            start = max(len(ring) - limit, 0)
+        else:  # offsets in the ring are consecutive: index by arithmetic
+            start = min(max(after + 1 - ring[0].offset, 0), len(ring))
+        return Page(log.epoch, log.top, tuple(ring[i] for i in range(start, min(start + limit, len(ring)))))
+
+    def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        self._channels.clear()
+
+    def _channel(self, channel: str, now: float) -> _Channel:
+        log = self._channels.get(channel)
+        if log is None:
+            log = self._channels[channel] = _Channel(self._size)
+            log.forget = now + self._keep
+            self._arm()
+        elif log.ring and now >= log.expires:
+            log.ring.clear()
+        return log
+
+    def _arm(self) -> None:
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(min(self._ttl, SWEEP_INTERVAL), self._run_sweep)
+
+    def _run_sweep(self) -> None:
+        """Free what expired even if nobody touches the channel again."""
+        self._sweep = None
+        now = self._clock()
+        for name, log in list(self._channels.items()):
+            if now >= log.forget:
+                del self._channels[name]
+            elif log.ring and now >= log.expires:
+                log.ring.clear()
+        if self._channels:
+            self._arm()
