@@ -1,8 +1,9 @@
 """Driver factories for the contract suites: every driver runs the same tests.
 
 Each factory is an async context manager taking the pytest request; it yields
-a function that makes a started-nothing HubDriver (its broker and presence are
-what the suites test) and closes every driver it made on exit.
+a function that makes a started-nothing HubDriver (its broker, presence and
+history are what the suites test), taking settings to change (e.g.
+``history_size=3``), and closes every driver it made on exit.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ def driver(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     return register
 
 
-async def _made(options: dict[str, Any]) -> AsyncIterator[Callable[[], HubDriver]]:
+async def _made(options: dict[str, Any]) -> AsyncIterator[Callable[..., HubDriver]]:
     made: list[HubDriver] = []
 
-    def make() -> HubDriver:
-        made.append(drivers.hub_driver(settings.resolve(options, {}, {})))
+    def make(**changes: Any) -> HubDriver:
+        made.append(drivers.hub_driver(settings.resolve({**options, **changes}, {}, {})))
         return made[-1]
 
     try:
@@ -42,13 +43,13 @@ async def _made(options: dict[str, Any]) -> AsyncIterator[Callable[[], HubDriver
 
 
 @driver("memory")
-async def memory_driver(request: Any) -> AsyncIterator[Callable[[], HubDriver]]:
+async def memory_driver(request: Any) -> AsyncIterator[Callable[..., HubDriver]]:
     async for make in _made({"driver": "memory", "socket": os.path.join(short_tempdir(), "hub.sock")}):
         yield make
 
 
 @driver("redis")
-async def redis_driver(request: Any) -> AsyncIterator[Callable[[], HubDriver]]:
+async def redis_driver(request: Any) -> AsyncIterator[Callable[..., HubDriver]]:
     """Against the session's real redis-server, each test under its own key prefix."""
     server = request.getfixturevalue("redis_server")
     async for make in _made({"driver": "redis", "redis_url": server.url, "presence_ttl": 3,

@@ -18,7 +18,7 @@ from pybroadcast.callbacks import CallbackBridge
 from pybroadcast.dialects.native import NativeDialect
 from pybroadcast.drivers.memory.broker import MemoryBroker
 from pybroadcast.drivers.memory.presence import MemoryPresence
-from pybroadcast.events import DISCONNECT, Event
+from pybroadcast.events import DISCONNECT, MESSAGE, Event
 from pybroadcast.hub import Hub
 
 DIALECT = NativeDialect()
@@ -208,3 +208,110 @@ async def test_random_interleavings_keep_hooks_balanced(world, seed: int) -> Non
         sequence = [h[0] for h in php.hooks if h[1] == user]
         assert sequence == ["join", "leave"] * joins, sequence  # strictly alternating
     assert hub.registry.channels == {} and await hub.members(ROOM) == []
+
+
+# --- history: positioning a subscriber while messages keep coming --------------------------------
+
+class GatedHistory:
+    """The real MemoryHistory, with reads that wait at a gate (before or after reading), so
+    that the test can publish while a subscriber is being positioned."""
+
+    def __init__(self, history: Any) -> None:
+        self.history = history
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.read_first = False  # True: the page is read, then the gate waits (a stale page)
+        self.waiting = asyncio.Event()
+
+    def close(self, read_first: bool = False) -> None:
+        """The next reads wait at the gate; `waiting` is set once one does."""
+        self.read_first = read_first
+        self.gate.clear()
+        self.waiting.clear()
+
+    async def read(self, channel: str, after: int | None, limit: int) -> Any:
+        if self.read_first:
+            page = await self.history.read(channel, after, limit)
+        self.waiting.set()
+        await self.gate.wait()
+        return page if self.read_first else await self.history.read(channel, after, limit)
+
+
+@pytest.fixture
+async def history_world():
+    from pybroadcast.drivers.memory.history import MemoryHistory
+
+    bridge = CallbackBridge(frozenset(), timeout=5)
+    bridge.bind(asyncio.get_running_loop())
+    recorded = MemoryHistory(100, 300)
+    history = GatedHistory(recorded)
+    hub = Hub(MemoryBroker(recorded), MemoryPresence(), bridge, history=history, history_size=100)  # type: ignore[arg-type]
+    await hub.start()
+    ids = iter(range(1, 1_000_000))
+
+    def connect(user: str) -> RecordingPeer:
+        peer = RecordingPeer(f"c{next(ids)}", user)
+        hub.attach(peer)
+        return peer
+
+    async def publish(*data: str) -> None:
+        for text in data:
+            await hub.publish(Event(MESSAGE, "news", text))
+
+    yield hub, history, connect, publish
+    bridge.close()
+
+
+def offsets_of(peer: RecordingPeer) -> list[int]:
+    return [e["offset"] for e in peer.of("message")]
+
+
+async def test_messages_published_while_recovering_come_after_the_missed_ones(history_world) -> None:
+    hub, history, connect, publish = history_world
+    watcher = connect("1")
+    await hub.subscribe(watcher, "news")
+    await publish("1", "2", "3")
+    epoch = watcher.of("subscribed")[0]["epoch"]
+    history.close(read_first=True)
+    late = connect("2")
+    subscribing = asyncio.ensure_future(hub.subscribe(late, "news", since=(epoch, 1)))
+    await history.waiting.wait()  # the page (top 3) is read; these arrive live, before it is sent
+    await publish("4", "5")
+    assert late.events == [{"event": "connected", "user": "2", "connection": late.id}]
+    history.gate.set()
+    await subscribing
+    assert late.of("subscribed") == [{"event": "subscribed", "channel": "news", "epoch": epoch, "offset": 3,
+                                      "recovered": True}]
+    assert offsets_of(late) == [2, 3, 4, 5]
+    await publish("6")
+    assert offsets_of(late) == [2, 3, 4, 5, 6] and offsets_of(watcher) == [1, 2, 3, 4, 5, 6]
+    assert not hub._held  # the hold ended
+
+
+async def test_a_plain_subscribe_gets_what_follows_its_position(history_world) -> None:
+    hub, history, connect, publish = history_world
+    await publish("1")
+    history.close()
+    late = connect("2")
+    subscribing = asyncio.ensure_future(hub.subscribe(late, "news"))
+    await history.waiting.wait()  # listening already: these are held, then found in the page
+    await publish("2", "3")
+    history.gate.set()
+    await subscribing
+    assert late.of("subscribed")[0]["offset"] == 3
+    await publish("4")
+    assert offsets_of(late) == [4]  # 2 and 3 came before its position: not sent
+
+
+async def test_a_message_still_on_its_way_is_not_sent_twice(history_world) -> None:
+    """Redis: the page can be read before this node's Pub/Sub delivers a message it holds."""
+    hub, history, connect, publish = history_world
+    recorded = [history.history.record(Event(MESSAGE, "news", text)) for text in "12"]  # not delivered yet
+    late = connect("2")
+    await hub.subscribe(late, "news", since=(recorded[0].epoch, 0))
+    assert offsets_of(late) == [1, 2] and hub._held  # from the history; 1 and 2 may still arrive
+    hub.deliver(recorded[0])
+    hub.deliver(recorded[1])  # at the position: dropped, and the hold ends there
+    assert offsets_of(late) == [1, 2] and not hub._held
+    await publish("3")
+    assert offsets_of(late) == [1, 2, 3]

@@ -135,6 +135,31 @@ async def test_an_event_name_travels_with_the_message(node: Node) -> None:
     assert json.loads(await user.recv()) == {"event": "direct", "name": "Greeting", "data": "hi"}
 
 
+async def test_history_is_what_was_published_with_the_offsets_subscribers_saw(node: Node) -> None:
+    subscriber = await node.client("1")
+    await subscribe(subscriber, "log")
+    for i in range(5):
+        await node.call("publish", Event(MESSAGE, "log", f"é{i}", "Named" if i == 3 else ""))
+    seen = [json.loads(await subscriber.recv()) for _ in range(5)]
+    page = await node.call("history", "log", 3)
+    assert page.top == 5 and page.epoch
+    assert [(e.offset, e.data, e.name) for e in page.events] == [(3, "é2", ""), (4, "é3", "Named"), (5, "é4", "")]
+    assert [(e["offset"], e["data"]) for e in seen[2:]] == [(e.offset, e.data) for e in page.events]
+    assert (await node.call("history", "never-used", 10)).events == ()
+
+
+async def test_history_off_answers_none(auth_server, request) -> None:
+    """history_size 0 on the hub: every route says there is no history (the app's own setting
+    matters to the Redis route, which publishes directly)."""
+    options = {"driver": "memory", "socket": os.path.join(short_tempdir(), "hub.sock"), "history_size": 0}
+    node = Node(options, auth_server, _app_route)
+    try:
+        for route in (node.route, node.runtime.route):
+            assert await asyncio.to_thread(route.history, "log", 10) is None
+    finally:
+        node.stop()
+
+
 async def test_direct_reaches_every_connection_of_the_user(node: Node) -> None:
     tabs, other = [await node.client("7"), await node.client("7")], await node.client("8")
     await node.call("publish", Event(DIRECT, "7", "for seven"))
