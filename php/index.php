@@ -3,6 +3,17 @@ require __DIR__ . '/bootstrap.php';
 session_start(['read_and_close' => true]);
 $user = $_SESSION['user_id'] ?? null;
 $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
+// The newest messages, rendered with the page; the client then subscribes from $position,
+// so what is published meanwhile arrives too (history_size = 0: none, and no position).
+$recent = [];
+$position = null;
+if ($user !== null) {
+    try {
+        $recent = getChannelHistory(DEMO_CHANNEL, 20, $position);
+    } catch (PyBroadcast\Exception $e) {
+        // the hub is away: the page still loads, and the client connects when it is back
+    }
+}
 ?><!doctype html>
 <html lang="en">
 <head>
@@ -22,7 +33,7 @@ $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
   <div class="cols">
     <section>
       <h2>#<?= $h(DEMO_CHANNEL) ?></h2>
-      <ul id="messages"></ul>
+      <ul id="messages"><?php foreach ($recent as $m): ?><li><?= $h($m['data']) ?></li><?php endforeach ?></ul>
       <form id="send">
         <input name="message" placeholder="say something" autocomplete="off" required>
         <input name="user" placeholder="to user (optional)" size="12">
@@ -59,7 +70,10 @@ $h = fn(string $s): string => htmlspecialchars($s, ENT_QUOTES);
       onDirect: data => show(data, 'direct'),
       onError: event => show(`error: ${event.message}`),
     });
-    hub.subscribe(<?= json_encode(DEMO_CHANNEL) ?>, { onMessage: data => show(data) });
+    hub.subscribe(<?= json_encode(DEMO_CHANNEL) ?>, {
+      onMessage: data => show(data),
+      onRecovered: ok => { if (!ok) show('(messages were missed while away: reload to see them)', 'notice'); },
+    }, <?= json_encode($position) ?>);
     hub.subscribe(<?= json_encode(DEMO_PRESENCE) ?>, {
       onSubscribed: async () => {
         const reply = await fetch('users.php?channel=' + encodeURIComponent(<?= json_encode(DEMO_PRESENCE) ?>));

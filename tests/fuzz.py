@@ -227,6 +227,9 @@ def json_case(rng: random.Random) -> str:
                  "channel": rng.choice(["news", "private-x", "presence-y", "", "a" * 201, "ok:" + str(rng.randrange(50))])}
     for _ in range(rng.randint(0, 3)):
         body[rng.choice(["action", "channel", "since", "extra"])] = json_value(rng)
+    if rng.random() < 0.3:  # recovery: plausible and implausible positions
+        body["since"] = {"epoch": rng.choice(["", "0123456789abcdef", "e" * 65, "\ud800", json_value(rng)]),
+                         "offset": rng.choice([0, 1, 5, -1, 2 ** 63, 2 ** 64, 1.5, "1", True, None, json_value(rng)])}
     if rng.random() < 0.2:
         body = json_value(rng)
     text = json.dumps(body)

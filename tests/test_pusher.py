@@ -131,6 +131,26 @@ async def test_a_broadcast_reaches_pusher_and_native_subscribers_with_its_event_
     await native.close()
 
 
+async def test_cache_channels_give_the_newest_message_on_subscribe_or_a_cache_miss(pusher_hub: Hub, pusher_js) -> None:
+    js = pusher_js()
+    js.send(op="subscribe", channel="cache-empty")
+    await js.until(type="cache_miss", channel="cache-empty")
+    assert pusher_hub.php("broadcast('cache-prices', '{\"p\":1}', 'Price'); broadcast('cache-prices', '{\"p\":2}', 'Price');"
+                          " broadcast('prices', 'not a cache channel');").returncode == 0
+    js.send(op="subscribe", channel="cache-prices")
+    js.send(op="subscribe", channel="prices")
+    cached = await js.until(type="event", channel="cache-prices")
+    assert (cached["event"], cached["data"]) == ("Price", {"p": 2})  # the newest only
+    subscribed = await js.until(type="subscribed", channel="cache-prices")
+    assert js.reports.index(subscribed) < js.reports.index(cached)
+    assert pusher_hub.php("broadcast('cache-prices', '{\"p\":3}', 'Price'); broadcast('prices', 'live');").returncode == 0
+    await js.until(type="event", channel="prices", data="live")
+    assert [r["data"] for r in js.reports if r.get("channel") == "cache-prices" and r["type"] == "event"] == [
+        {"p": 2}, {"p": 3}]
+    assert not [r for r in js.reports if r.get("channel") == "prices" and r["type"] in ("event", "cache_miss")
+                and r.get("data") != "live"]  # an ordinary channel replays nothing
+
+
 async def test_private_channels_take_a_valid_signature_and_refuse_others(pusher_js) -> None:
     js = pusher_js(user="5")
     js.send(op="subscribe", channel="private-user-5")

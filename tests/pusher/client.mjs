@@ -7,6 +7,7 @@
 //           {"type":"subscribed","channel":…,"members":…}  {"type":"subscription_error","channel":…,"status":…}
 //           {"type":"event","channel":…,"event":…,"data":…}  {"type":"user_event","event":…,"data":…}
 //           {"type":"member_added"|"member_removed","channel":…,"id":…}  {"type":"error","code":…}
+//           {"type":"cache_miss","channel":…}  (a cache channel had no message to give)
 //           {"type":"user_ready","channel":"#server-to-user-…"}  (after signin: user events will arrive)
 import readline from 'node:readline';
 import Pusher from 'pusher-js';
@@ -68,6 +69,7 @@ function subscribe(channelName) {
   channel.bind('pusher:subscription_error', (error) => out({ type: 'subscription_error', channel: channelName, status: error.status }));
   channel.bind('pusher:member_added', (member) => out({ type: 'member_added', channel: channelName, id: member.id, info: member.info ?? null }));
   channel.bind('pusher:member_removed', (member) => out({ type: 'member_removed', channel: channelName, id: member.id }));
+  channel.bind('pusher:cache_miss', () => out({ type: 'cache_miss', channel: channelName }));
   channel.bind_global((event, data) => {
     if (!event.startsWith('pusher')) out({ type: 'event', channel: channelName, event, data });
   });
