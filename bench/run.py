@@ -28,6 +28,7 @@ from harness.processes import EXT, LogWatcher, free_port, php_command, short_tem
 
 from bench.clients import PUSHER_KEY, worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
+from bench import history as history_bench  # noqa: E402
 from pybroadcast import client as app  # noqa: E402
 from pybroadcast.dialects.native import NativeDialect  # noqa: E402
 from pybroadcast.dialects.pusher import PusherDialect  # noqa: E402
@@ -63,7 +64,7 @@ class HubProcess:
             text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "INFO"})
         self.log = LogWatcher(self.process.stdout)
         self.ini = {"socket": self.socket.encode(), **{k: str(v).encode() for k, v in (options or {}).items()
-                                                      if k in ("driver", "redis_url", "redis_prefix")}}
+                                                      if k in ("driver", "redis_url", "redis_prefix", "history_size")}}
         self.log.wait_for(r"listening on|rror", timeout=20)
         if self.process.poll() is not None:
             raise SystemExit("hub did not start:\n" + "\n".join(self.log.lines))
@@ -108,14 +109,16 @@ PUSHER = {"pusher_app_id": "1", "pusher_key": PUSHER_KEY, "pusher_secret": "benc
 
 def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
            redis_url: str | None = None, hub_ini: dict[str, str] | None = None,
-           dialect: str = "native") -> list[dict[str, Any]]:
+           dialect: str = "native", history: bool = True) -> list[dict[str, Any]]:
     """One hub with the memory driver, or (redis_url) two hubs, one per core, with Redis between them;
-    subscribers speak `dialect` (native JSON, or Pusher protocol 7)."""
+    subscribers speak `dialect` (native JSON, or Pusher protocol 7); `history`: history_size 100 or 0."""
+    off = {} if history else {"history_size": 0}
     if redis_url is None:
-        hubs = [HubProcess(PUSHER if dialect == "pusher" else None, ini=hub_ini)]
+        hubs = [HubProcess({**(PUSHER if dialect == "pusher" else {}), **off}, ini=hub_ini)]
         load_cpus = LOAD_CPUS
     else:
-        options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"bench{os.getpid()}"}
+        options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"bench{os.getpid()}-{time.time_ns()}",
+                   **off}
         hubs = [HubProcess(options, {cpu}) for cpu in ALL_CPUS[:2]]
         load_cpus = set(ALL_CPUS)  # both cores are busy with hubs: the load shares them
     hub = hubs[0]
@@ -125,11 +128,16 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
     report(controls)
     padding = "x" * 80
     encoder = PusherDialect(PUSHER_KEY, "-", 20) if dialect == "pusher" else NativeDialect()
-    frame_size = len(encoder.message(channel, f"t={time.time():.6f}|{padding}"))
+    sample = f"t={time.time():.6f}|{padding}"
+    numbered = history and dialect == "native"  # native frames carry the offset: their size grows with it
+    next_offset = 1
     rows = []
     for rate in rates:
         cpu0, wall0 = [cpu_seconds(h.process.pid) for h in hubs], time.monotonic()
         count = int(rate * seconds)
+        offsets = range(next_offset, next_offset + count) if numbered else [0] * count
+        frame_size = sum(len(encoder.message(channel, sample, offset=o)) for o in offsets) / count
+        next_offset += count
         for i in range(count):  # publish on a fixed schedule, like app traffic would
             delay = wall0 + i / rate - time.monotonic()
             if delay > 0:
@@ -150,6 +158,7 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         lat = sorted(got["latencies"])
         rows.append({
             "nodes": len(hubs), "driver": "redis" if redis_url else "memory", "dialect": dialect,
+            "history": "on" if history else "off",
             "subscribers": subscribers, "msgs_per_s": rate,
             "offered_per_s": rate * subscribers,
             "delivered_per_s": round(received / frame_size / wall),
@@ -309,6 +318,12 @@ def main() -> None:
     try:
         two_nodes = fanout(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
         redis_first_call = fpm_costs(samples=3 if args.quick else 8, redis_url=redis.url)
+        history = {
+            "overhead": history_bench.overhead(fanout, args.subscribers, [min(rates), max(rates)], args.seconds,
+                                               redis.url, rounds=1 if args.quick else 2),
+            "publish": history_bench.redis_publish_path(redis.url, samples=200 if args.quick else 3000),
+            "recovery": history_bench.recovery_time(HubProcess, redis.url, runs=3 if args.quick else 20),
+        }
     finally:
         redis.stop()
     results = {
@@ -321,6 +336,7 @@ def main() -> None:
         "load": [load_cost(runs=5 if args.quick else 30)],
         "flood": flood_impact(HubProcess, start_clients, report, percentile, app.broadcast, LOAD_CPUS,
                               seconds=1 if args.quick else 4),
+        "history": history,
     }
     print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
     print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis;"
@@ -333,6 +349,10 @@ def main() -> None:
     print(table("Loading the extension without calling it (php -r '')", results["load"]))
     print(table("One client flooding frames: 100 subscribers at 100 msg/s, broadcast() from this process",
                 results["flood"]))
+    print(table("History on (history_size 100) vs off: hub CPU per delivery, same run, alternating",
+                history["overhead"]))
+    print(table("The Redis publish path from an app process (RedisRoute), history off vs on", history["publish"]))
+    print(table("Recovering 100 missed messages: subscribe with since -> the 100th message", history["recovery"]))
     os.makedirs(ROOT / "build", exist_ok=True)
     (ROOT / "build" / "bench.json").write_text(json.dumps(results, indent=2))
     print(f"\nraw figures: {ROOT / 'build' / 'bench.json'}")
