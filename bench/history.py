@@ -93,14 +93,16 @@ async def _recover(hub: Any, runs: int, missed: int) -> list[float]:
         async with connect(url) as ws:
             await ws.recv()  # connected
             await ws.send(json.dumps({"action": "subscribe", "channel": channel}))
-            ack = json.loads(await ws.recv())
+            await ws.recv()  # subscribed
+            app.broadcast(hub.ini, channel.encode(), b"start")
+            first = json.loads(await ws.recv())  # the channel's first message: it carries the epoch
         for i in range(missed):
             app.broadcast(hub.ini, channel.encode(), f"missed {i} {'x' * 80}".encode())
         async with connect(url) as ws:
             await ws.recv()
             started = time.perf_counter()
             await ws.send(json.dumps({"action": "subscribe", "channel": channel,
-                                      "since": {"epoch": ack["epoch"], "offset": ack["offset"]}}))
+                                      "since": {"epoch": first["epoch"], "offset": first["offset"]}}))
             answer = json.loads(await ws.recv())
             assert answer.get("recovered") is True, answer
             for _ in range(missed):

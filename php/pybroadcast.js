@@ -83,7 +83,9 @@ class PyBroadcast {
         if ('recovered' in event && on.onRecovered) on.onRecovered(event.recovered);
         break;
       case 'message':
-        if (event.offset) {
+        if (event.epoch) {  // the first message of a new epoch (e.g. the channel's first ever)
+          this.positions.set(event.channel, { epoch: event.epoch, offset: event.offset });
+        } else if (event.offset) {
           const position = this.positions.get(event.channel);
           if (position) position.offset = event.offset;
         }
@@ -100,10 +102,11 @@ class PyBroadcast {
   }
 
   // After "subscribed": recovered, the missed messages follow and move the offset on;
-  // otherwise the position starts at the channel's newest offset (or is gone: history off).
+  // otherwise the position starts at the channel's newest offset. Without an epoch: history is
+  // off or unreadable (when a recovery was asked for), or this tab subscribed twice (keep it).
   position(event) {
     if (!event.epoch) {
-      this.positions.delete(event.channel);
+      if ('recovered' in event) this.positions.delete(event.channel);
     } else if (event.recovered === true && this.positions.has(event.channel)) {
       this.positions.get(event.channel).epoch = event.epoch;
     } else {

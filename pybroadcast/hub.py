@@ -122,8 +122,8 @@ class Hub:
                 members = await self.presence.members_info(channel)
             page = await self._read_position(peer, channel, since) if hold is not None else None
             if peer.closed or channel not in peer.channels:
-                return
-            if page is None:
+                pass  # gone meanwhile: nothing to acknowledge (its leave pairs with the join below)
+            elif page is None:
                 peer.send(dialect.subscribed(channel, members, None if since is None else ("", 0, False)))
                 if hold is not None:
                     self._release(peer, channel, hold)
@@ -193,6 +193,8 @@ class Hub:
         events, hold.events = hold.events, []
         newest = self._newest.get(channel)
         caught_up = not hold.top or (newest is not None and newest.epoch == hold.epoch and newest.offset >= hold.top)
+        if newest is not None and newest.epoch != hold.epoch:
+            del self._newest[channel]  # this subscriber knows another epoch: announce the next message's
         for event in events:
             caught_up = self._pass_hold(peer, hold, event) or caught_up
         if caught_up:
@@ -204,7 +206,8 @@ class Hub:
         if top is not None and event.offset and event.epoch == hold.epoch and event.offset <= top:
             return event.offset == top  # had it already (in the history it was given)
         if event.exclude != peer.id:
-            peer.send(peer.dialect.message(event.target, event.data, event.name, event.user, event.offset))
+            announce = event.epoch if event.epoch != hold.epoch else ""
+            peer.send(peer.dialect.message(event.target, event.data, event.name, event.user, event.offset, announce))
         return True
 
     async def history_page(self, channel: str, limit: int) -> Page | None:
@@ -267,15 +270,18 @@ class Hub:
 
     def deliver(self, event: Event) -> None:
         """Broker sink: one frame per dialect, queued for every local recipient."""
-        kind, target, data, name, exclude, sender, offset, _ = event
+        kind, target, data, name, exclude, sender, offset, epoch = event
         if kind == MESSAGE:
             groups = self.registry.channels.get(target)
             if groups:
                 if offset:
+                    newest = self._newest.get(target)
+                    if newest is not None and newest[7] == epoch:
+                        epoch = ""  # every subscriber here knows it: only a new epoch is announced
                     self._newest[target] = event
                 held = self._held.get(target) if self._held else None
                 for dialect, peers in groups.items():
-                    frame = dialect.message(target, data, name, sender, offset)
+                    frame = dialect.message(target, data, name, sender, offset, epoch)
                     if exclude or held:  # toOthers(): every subscriber but the publisher's own connection
                         for peer in peers:
                             if peer.id != exclude and (held is None or peer not in held):

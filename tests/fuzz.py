@@ -268,8 +268,9 @@ def command_case(rng: random.Random) -> bytes:
     def netstring(data: bytes) -> bytes:
         return b"%d:%s," % (len(data), data)
 
-    fields = [rng.choice([b"publish", b"members", b"", b"nope"])]
-    fields += [rng.choice([b"message", b"direct", b"disconnect", b"join", b"news", b"\xff", b"1", b"a" * 300])
+    fields = [rng.choice([b"publish", b"members", b"history", b"", b"nope"])]
+    fields += [rng.choice([b"message", b"direct", b"disconnect", b"join", b"news", b"\xff", b"1", b"a" * 300,
+                           b"0", b"10000", b"10001", b"-1", b"99999999999999999999"])
                for _ in range(rng.randint(0, 4))]
     inner = b"".join(netstring(f) for f in fields)
     if rng.random() < 0.3:  # crafted lengths: negative, off by one, huge, not digits

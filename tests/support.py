@@ -100,6 +100,13 @@ def ack(event: dict[str, Any]) -> dict[str, Any]:
     return rest
 
 
+def announced(event: dict[str, Any]) -> dict[str, Any]:
+    """A channel's first message without the epoch it announces (checked: a non-empty string)."""
+    rest = dict(event)
+    assert isinstance(rest.pop("epoch", None), str) and event["epoch"], event
+    return rest
+
+
 async def next_event(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
     """The next event of one kind, skipping others (e.g. presence noise)."""
     deadline = time.monotonic() + timeout

@@ -48,6 +48,7 @@ class Reader:
                 if event["event"] == "message" and event["channel"] == self.channel:
                     self.received.append((event["offset"], event["data"]))
                     self.offset = event["offset"]
+                    self.epoch = event.get("epoch", self.epoch)  # a new epoch is announced
         return self.received
 
     def cut(self) -> None:
@@ -111,6 +112,30 @@ async def test_a_cut_connection_recovers_every_missed_message_once_in_order(node
     assert reader.received[1000:] == [(1001, "p0-0"), (1002, "p0-1"), (1003, "p0-2")]
 
 
+async def test_the_first_message_of_a_channel_announces_its_epoch(hub: Hub) -> None:
+    ws = await client(hub)
+    ack = await subscribe(ws, "fresh")  # no message yet: a position nothing will ever match
+    assert ack["offset"] == 0 and ack["epoch"]
+    hub.php("broadcast('fresh', 'a'); broadcast('fresh', 'b');")
+    first, second = await recv_json(ws), await recv_json(ws)
+    assert first["offset"] == 1 and first["epoch"] not in ("", ack["epoch"]), first
+    assert second == {"event": "message", "channel": "fresh", "offset": 2, "data": "b"}  # announced once
+    late = await client(hub, "2")
+    await late.send(json.dumps({"action": "subscribe", "channel": "fresh", "since": {"epoch": ack["epoch"], "offset": 0}}))
+    assert await recv_json(late) == {"event": "subscribed", "channel": "fresh", "epoch": first["epoch"], "offset": 2,
+                                     "recovered": False}  # it cannot tell whether it missed another epoch
+
+
+async def test_reading_positions_writes_nothing(make_hub, redis_server) -> None:
+    """Clients choose channel names: subscribing to many must not fill Redis (or the hub)."""
+    cluster = Cluster(make_hub, redis_server, nodes=1)
+    ws = await client(cluster.hubs[0])
+    for n in range(50):
+        assert (await subscribe(ws, f"nothing-{n}"))["offset"] == 0
+    cluster.php("for ($n = 0; $n < 50; $n++) getChannelHistory(\"nothing-$n\");")
+    assert redis_server.client().keys(f"{cluster.prefix}:history:*") == []
+
+
 async def test_offsets_are_identical_on_every_node(make_hub, redis_server) -> None:
     cluster = Cluster(make_hub, redis_server)
     readers = [Reader("same") for _ in cluster.hubs]
@@ -126,10 +151,10 @@ async def test_offsets_are_identical_on_every_node(make_hub, redis_server) -> No
 async def test_recovery_is_refused_when_the_messages_are_not_all_kept(make_hub) -> None:
     hub = make_hub({"options": {"history_size": 5}})
     reader = Reader("short")
-    ack = await reader.connect(hub)
-    epoch = ack["epoch"]
+    await reader.connect(hub)
     hub.php("for ($i = 1; $i <= 10; $i++) broadcast('short', \"m$i\");")
     await reader.receive(10)
+    epoch = reader.epoch
 
     async def resubscribe(since: dict[str, Any]) -> tuple[dict[str, Any], ClientConnection]:
         ws = await client(hub, "2")
@@ -171,13 +196,14 @@ async def test_recovery_is_refused_once_history_ttl_has_passed(make_hub) -> None
 async def test_a_memory_hub_restart_changes_the_epoch(make_hub) -> None:
     hub = make_hub()
     reader = Reader("news")
-    before = await reader.connect(hub)
+    await reader.connect(hub)
     hub.php("broadcast('news', 'x');")
     await reader.receive(1)
+    known = reader.epoch
     hub.stop()
     restarted = make_hub({"options": {"socket": hub.socket}})
     ack = await reader.connect(restarted)
-    assert ack["recovered"] is False and ack["epoch"] != before["epoch"] and ack["offset"] == 0
+    assert ack["recovered"] is False and ack["epoch"] != known and ack["offset"] == 0
 
 
 async def test_redis_restarted_empty_changes_the_epoch_never_a_silent_gap(make_hub) -> None:
@@ -186,16 +212,17 @@ async def test_redis_restarted_empty_changes_the_epoch_never_a_silent_gap(make_h
         cluster = Cluster(make_hub, redis, nodes=1)
         hub = cluster.hubs[0]
         reader = Reader("news")
-        before = await reader.connect(hub)
+        await reader.connect(hub)
         cluster.php("broadcast('news', 'one'); broadcast('news', 'two');")
         await reader.receive(2)
+        known = reader.epoch
         reader.cut()
         redis.stop()
         redis.start()  # empty: the history and the positions are gone
         await hub.log.await_for(r"reconnected to redis")
         assert cluster.php("broadcast('news', 'after');").returncode == 0
         ack = await reader.connect(hub)
-        assert ack["recovered"] is False and ack["epoch"] != before["epoch"] and ack["offset"] == 1
+        assert ack["recovered"] is False and ack["epoch"] != known and ack["offset"] == 1
         assert json.loads(cluster.php("echo json_encode(getChannelHistory('news'));").stdout) == [
             {"offset": 1, "data": "after", "event": None}]
     finally:

@@ -60,14 +60,15 @@ def offsets(page: Page) -> list[int]:
     return [event.offset for event in page.events]
 
 
-async def test_a_channel_has_an_epoch_before_its_first_message(make_node) -> None:
+async def test_a_channel_without_messages_reads_as_a_fresh_epoch_nothing_matches(make_node) -> None:
     node = await make_node()
-    first = await node.history.read("quiet", None, 10)
-    assert first.epoch and first.top == 0 and first.events == ()
-    await node.publish("quiet", "one")
-    page = await node.history.read("quiet", None, 10)
-    assert page.epoch == first.epoch and page.top == 1  # the position read before stays valid
-    assert page.since(first.epoch, 0) == page.events
+    first, again = await node.history.read("quiet", None, 10), await node.history.read("quiet", None, 10)
+    assert first.epoch and first.top == 0 and first.events == () and again.epoch != first.epoch  # nothing stored
+    await node.publish("quiet", "one", "two")
+    page = await node.history.read("quiet", 0, 10)
+    assert page.epoch not in (first.epoch, again.epoch) and page.top == 2  # the first message starts the epoch
+    assert page.since(first.epoch, 0) is None  # (it might have missed an epoch lost meanwhile)
+    assert [e.epoch for e in page.events] == [page.epoch] * 2 and page.since(page.epoch, 0) == page.events
 
 
 async def test_offsets_have_no_gaps_and_history_reads_both_ways(make_node) -> None:

@@ -271,7 +271,8 @@ async def test_messages_published_while_recovering_come_after_the_missed_ones(hi
     watcher = connect("1")
     await hub.subscribe(watcher, "news")
     await publish("1", "2", "3")
-    epoch = watcher.of("subscribed")[0]["epoch"]
+    epoch = watcher.of("message")[0]["epoch"]  # the first message announced the channel's epoch
+    assert [e.get("epoch") for e in watcher.of("message")] == [epoch, None, None]
     history.close(read_first=True)
     late = connect("2")
     subscribing = asyncio.ensure_future(hub.subscribe(late, "news", since=(epoch, 1)))

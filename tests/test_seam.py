@@ -33,6 +33,17 @@ def test_php_ini_refuses_a_bad_number_at_once(option) -> None:
     assert good is not False and now == (option.default or "x")
 
 
+def test_a_count_setting_takes_0_and_refuses_a_sign_or_spaces() -> None:
+    name = "pybroadcast.history_size"
+    code = (f"echo json_encode([ini_set('{name}', '0'), ini_get('{name}'), ini_set('{name}', '+5'),"
+            f" ini_set('{name}', ' 5'), ini_set('{name}', '5 '), ini_get('{name}')]);")
+    assert json.loads(run_php(code).stdout) == ["", "0", False, False, False, "0"]
+    for bad in ("+5", "-0", "1.5", "", "5_0"):
+        with pytest.raises(ValueError):
+            settings.resolve({"history_size": bad}, {}, {})
+    assert settings.resolve({"history_size": "0"}, {}, {}).history_size == 0
+
+
 @pytest.mark.parametrize("option", [o for o in settings.OPTIONS if o.name in ("listen", "driver", "redis_url")],
                          ids=lambda o: o.name)
 def test_a_php_ini_value_reaches_python(option) -> None:

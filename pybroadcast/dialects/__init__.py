@@ -86,10 +86,11 @@ class Dialect(ABC):
     def refused(self, channel: str, code: str, message: str) -> bytes: ...
 
     @abstractmethod
-    def message(self, channel: str, data: str, name: str, user: str, offset: int = 0) -> bytes:
+    def message(self, channel: str, data: str, name: str, user: str, offset: int = 0, epoch: str = "") -> bytes:
         """``name``: the application's event name, "" when none was given; ``user``:
         the member who sent a client event on a presence channel, else ""; ``offset``:
-        its place in the channel's history, 0 when history is off."""
+        its place in the channel's history, 0 when history is off; ``epoch``: given
+        when the subscribers may not know the message's epoch yet (a new one began)."""
 
     @abstractmethod
     def direct(self, user: str, data: str, name: str) -> bytes:

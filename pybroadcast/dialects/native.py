@@ -91,10 +91,13 @@ class NativeDialect(Dialect):
     def refused(self, channel: str, code: str, message: str) -> bytes:
         return error(code, message, channel)
 
-    def message(self, channel: str, data: str, name: str = "", user: str = "", offset: int = 0) -> bytes:
+    def message(self, channel: str, data: str, name: str = "", user: str = "", offset: int = 0,
+                epoch: str = "") -> bytes:
         event: dict[str, Any] = {"event": "message", "channel": channel}
         if offset:
             event["offset"] = offset
+        if epoch:
+            event["epoch"] = epoch
         if name:
             event["name"] = name
         if user:  # a Pusher client's client event, heard by native subscribers too

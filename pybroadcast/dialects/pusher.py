@@ -103,7 +103,8 @@ class PusherDialect(Dialect):
         return _internal("pusher:subscription_error", {"type": "AuthError", "error": message, "status": status},
                          channel)
 
-    def message(self, channel: str, data: str, name: str = "", user: str = "", offset: int = 0) -> bytes:
+    def message(self, channel: str, data: str, name: str = "", user: str = "", offset: int = 0,
+                epoch: str = "") -> bytes:
         if user:
             return _frame({"event": name, "channel": channel, "data": data, "user_id": user})
         return _frame({"event": name or "message", "channel": channel, "data": data})

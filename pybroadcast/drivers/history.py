@@ -15,9 +15,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events import Event
 
-# Seconds a channel's epoch and top offset outlive its last publish (or read), when
-# longer than history_ttl: a channel that is quiet for a while keeps its epoch, so
-# its subscribers' positions stay valid (its messages expire after history_ttl).
+# Seconds a channel's epoch and top offset outlive its last publish, when longer than
+# history_ttl: a channel that is quiet for a while keeps its epoch, so its
+# subscribers' positions stay valid (its messages expire after history_ttl).
 POSITION_TTL = 86400.0
 
 
@@ -68,10 +68,10 @@ class Page(tuple):
 class History(ABC):
     """Contract, for every driver (a driver has one only when ``history_size > 0``):
 
-    * Every channel has an **epoch**, a token that changes whenever its history is
-      lost (hub restart, Redis data loss, the channel forgotten after
-      ``position_ttl(history_ttl)`` without a publish or read), and a **top**: the
-      offset of its newest message in that epoch, 0 before the first.
+    * A channel's first message starts its **epoch**, a token that changes whenever
+      its history is lost (hub restart, Redis data loss, the channel forgotten after
+      ``position_ttl(history_ttl)`` without a publish); its **top** is the offset of
+      its newest message in that epoch.
     * The driver's Broker (and its AppRoute) give every published ``message`` the
       next offset, top + 1, and record it in the same atomic step as its delivery:
       offsets have no gaps, are the same on every node, and follow publish order.
@@ -80,10 +80,12 @@ class History(ABC):
       ``history_ttl`` seconds after the channel's last publish.
     * ``read(channel, after, limit)``: a :class:`Page` with the epoch, top and kept
       messages, oldest first: those after offset ``after`` (the oldest ``limit`` of
-      them) or, when ``after`` is None, the newest ``limit``. Reading a channel that
-      has no epoch gives it one, so a position read before the first publish
-      stays valid. Raises :class:`~pybroadcast.errors.Unreachable` when the
-      backend cannot be reached.
+      them) or, when ``after`` is None, the newest ``limit``. A read never writes
+      (clients may read any channel name: that must not cost memory): a channel
+      without an epoch reads as a fresh random one and top 0, which no message
+      will ever carry, so recovering from it is refused (never a silent gap).
+      Raises :class:`~pybroadcast.errors.Unreachable` when the backend cannot be
+      reached.
     """
 
     @abstractmethod

@@ -4,9 +4,9 @@ The API the stub declares: functions, classes, signatures
 pybroadcast
 --FILE--
 <?php
-foreach (['broadcast', 'broadcastToUser', 'getChannelUsers', 'disconnectUser'] as $name) {
+foreach (['broadcast', 'broadcastToUser', 'getChannelUsers', 'disconnectUser', 'getChannelHistory'] as $name) {
     $f = new ReflectionFunction($name);
-    $params = array_map(fn($p) => $p->getType() . ' $' . $p->getName()
+    $params = array_map(fn($p) => $p->getType() . ($p->isPassedByReference() ? ' &$' : ' $') . $p->getName()
         . ($p->isDefaultValueAvailable() ? ' = ' . var_export($p->getDefaultValue(), true) : ''), $f->getParameters());
     echo $name, '(', implode(', ', $params), '): ', $f->getReturnType(), "\n";
 }
@@ -29,6 +29,7 @@ broadcast(string $channel, string $message, ?string $event = NULL): void
 broadcastToUser(string|int $userId, string $message, ?string $event = NULL): void
 getChannelUsers(string $channel): array
 disconnectUser(string|int $userId): void
+getChannelHistory(string $channel, int $limit = 100, ?array &$position = NULL): array
 int(1)
 int(2)
 bool(true)

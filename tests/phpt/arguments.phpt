@@ -28,6 +28,10 @@ $cases = [
     'event name control'   => fn() => broadcastToUser(7, 'x', "a\tb"),
     'event name UTF-8'     => fn() => broadcastToUser(7, 'x', "\xff"),
     'array event name'     => fn() => broadcast('news', 'x', []),
+    'history bad channel'  => fn() => getChannelHistory('no spaces please'),
+    'history limit < 0'    => fn() => getChannelHistory('news', -1),
+    'history limit > max'  => fn() => getChannelHistory('news', 10001),
+    'history limit string' => fn() => getChannelHistory('news', 'ten'),
 ];
 foreach ($cases as $name => $call) {
     try {
@@ -60,3 +64,7 @@ event name too long: ValueError: invalid event name '%s': use 1-200 printable ch
 event name control: ValueError: invalid event name 'a\tb': use 1-200 printable characters, or null
 event name UTF-8: ValueError: event name is not valid UTF-8
 array event name: TypeError: broadcast(): Argument #3 ($event) must be of type ?string, array given
+history bad channel: ValueError: invalid channel 'no spaces please': use 1-200 characters of A-Z a-z 0-9 _ - = @ , . ; :
+history limit < 0: ValueError: getChannelHistory(): Argument #2 ($limit) must be greater than or equal to 0
+history limit > max: ValueError: limit must be 0 to 10000, got 10001
+history limit string: TypeError: getChannelHistory(): Argument #2 ($limit) must be of type int, string given

@@ -12,6 +12,7 @@ $calls = [
     fn() => broadcastToUser('alice', 'x'),
     fn() => getChannelUsers('news'),
     fn() => disconnectUser(7),
+    function () { $position = 'untouched'; try { getChannelHistory('news', 5, $position); } finally { echo "$position: "; } },
 ];
 foreach ($calls as $call) {
     $t = microtime(true);
@@ -31,3 +32,4 @@ PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix
 PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
 PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
 PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)
+untouched: PyBroadcast\Exception is a RuntimeException: pybroadcast hub unreachable at unix socket DIR/unreachable-nobody.sock: no hub is running: the socket file does not exist (is PyBroadcast\Server::run() running with the same socket setting?)

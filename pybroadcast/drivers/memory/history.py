@@ -42,6 +42,9 @@ class MemoryHistory(History):
         """`event` at the next offset of its channel, kept in the ring."""
         now = self._clock()
         log = self._channel(event.target, now)
+        if log is None:  # its first message (in this epoch): the channel starts here
+            log = self._channels[event.target] = _Channel(self._size)
+            self._arm()
         log.top += 1
         event = event.at(log.top, log.epoch)
         log.ring.append(event)
@@ -50,9 +53,9 @@ class MemoryHistory(History):
         return event
 
     async def read(self, channel: str, after: int | None, limit: int) -> Page:
-        now = self._clock()
-        log = self._channel(channel, now)
-        log.forget = max(log.forget, now + self._keep)
+        log = self._channel(channel, self._clock())
+        if log is None:  # nothing kept, nothing stored: a read costs no memory
+            return Page(new_epoch(), 0)
         ring = log.ring
         if limit <= 0 or not ring:
             return Page(log.epoch, log.top)
@@ -68,13 +71,12 @@ class MemoryHistory(History):
             self._sweep = None
         self._channels.clear()
 
-    def _channel(self, channel: str, now: float) -> _Channel:
+    def _channel(self, channel: str, now: float) -> _Channel | None:
         log = self._channels.get(channel)
-        if log is None:
-            log = self._channels[channel] = _Channel(self._size)
-            log.forget = now + self._keep
-            self._arm()
-        elif log.ring and now >= log.expires:
+        if log is not None and now >= log.expires:
+            if now >= log.forget:
+                del self._channels[channel]
+                return None
             log.ring.clear()
         return log
 

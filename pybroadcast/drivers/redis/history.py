@@ -29,10 +29,9 @@ def publish_call(keys: KeySpace, event: Event, size: int, ttl: float) -> tuple[l
                                              _ms(position_ttl(ttl)), new_epoch()]
 
 
-def read_call(keys: KeySpace, channel: str, after: int | None, limit: int,
-              ttl: float) -> tuple[list[str], list[Any]]:
+def read_call(keys: KeySpace, channel: str, after: int | None, limit: int) -> tuple[list[str], list[Any]]:
     """(KEYS, ARGV) of the READ_HISTORY script."""
-    return keys.history_keys(channel), ["" if after is None else after, limit, new_epoch(), _ms(position_ttl(ttl))]
+    return keys.history_keys(channel), ["" if after is None else after, limit, new_epoch()]
 
 
 def page(reply: list[Any]) -> Page:
@@ -49,14 +48,13 @@ def failure(url: str, exc: BaseException) -> BroadcastError:
 
 
 class RedisHistory(History):
-    def __init__(self, client: Any, keys: KeySpace, url: str, ttl: float) -> None:
+    def __init__(self, client: Any, keys: KeySpace, url: str) -> None:
         self._keys = keys
         self._url = redis_keys.redact(url)
-        self._ttl = ttl
         self._read = client.register_script(redis_keys.READ_HISTORY)
 
     async def read(self, channel: str, after: int | None, limit: int) -> Page:
-        keys, args = read_call(self._keys, channel, after, limit, self._ttl)
+        keys, args = read_call(self._keys, channel, after, limit)
         try:
             return page(await self._read(keys=keys, args=args))
         except (RedisError, OSError) as exc:

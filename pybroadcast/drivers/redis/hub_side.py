@@ -33,7 +33,7 @@ class RedisHubDriver(HubDriver):
         keys = redis_keys.KeySpace(settings.redis_prefix)
         self.broker = RedisBroker(self._client, keys, settings.redis_url, settings.history_size, settings.history_ttl)
         if settings.history_size:
-            self.history = RedisHistory(self._client, keys, settings.redis_url, settings.history_ttl)
+            self.history = RedisHistory(self._client, keys, settings.redis_url)
         self.presence = RedisPresence(self._client, keys, settings.redis_url, settings.presence_ttl)
         self.broker.on_reconnect = self.presence.after_reconnect
         self.presence.wait_listening = self.broker.wait_listening

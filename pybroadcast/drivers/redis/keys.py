@@ -11,9 +11,9 @@ With prefix ``P`` (setting ``redis_prefix``):
 * ``P:presence:<channel>:info`` — hash user -> their ``user_info`` (JSON), while present.
 * ``P:presence:channels`` — set of channels that have presence entries.
 * ``P:presence:epoch`` — a random token set once; when it changes, Redis lost its data.
-* ``P:history:<channel>:position`` — hash: ``epoch`` (random, made with the channel's
-  history) and ``top`` (its newest offset). Expires ``position_ttl`` after the last
-  publish or read; recreated with a new epoch (and an empty stream) when missing.
+* ``P:history:<channel>:position`` — hash: ``epoch`` (random, made by the channel's
+  first message) and ``top`` (its newest offset). Expires ``position_ttl`` after the
+  last publish; the next publish then starts a new epoch (and an empty stream).
 * ``P:history:<channel>:stream`` — Redis Stream of the newest ``history_size``
   messages, entry id ``<offset>-0``, field ``e``: the event as published (with its
   offset and epoch). Expires ``history_ttl`` after the last publish.
@@ -114,25 +114,18 @@ end
 return found
 """
 
-# A channel's history position (KEYS[1]); a missing one starts a new epoch, and a stream
-# left from the old one (KEYS[2], e.g. the position alone was evicted) is dropped.
-_POSITION = """
-local function position(fresh)
-  local epoch = redis.call('HGET', KEYS[1], 'epoch')
-  if not epoch then
-    epoch = fresh
-    redis.call('DEL', KEYS[2])
-    redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
-  end
-  return epoch
-end
-"""
-
 # KEYS: position, stream. ARGV: topic, event (JSON array of the published fields), history_size,
 # history_ttl ms, position ttl ms, a new random epoch. Gives the message the next offset, records
-# it and publishes it with [..., offset, epoch] appended, in one step; returns the offset.
-PUBLISH = _WRITES + _POSITION + """
-local epoch = position(ARGV[6])
+# it and publishes it with [..., offset, epoch] appended, in one step; returns the offset. A
+# channel without a position starts a new epoch (and drops a stream left from the old one, e.g.
+# when the position alone was evicted).
+PUBLISH = _WRITES + """
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+end
 local offset = redis.call('HINCRBY', KEYS[1], 'top', 1)
 local event = string.sub(ARGV[2], 1, -2) .. ',' .. offset .. ',"' .. epoch .. '"]'
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 'e', event)
@@ -142,12 +135,13 @@ redis.call('PUBLISH', ARGV[1], event)
 return offset
 """
 
-# KEYS: position, stream. ARGV: after ("" = the newest), limit, a new random epoch, position ttl ms.
+# KEYS: position, stream. ARGV: after ("" = the newest), limit, a new random epoch.
 # Returns {epoch, top, event...}: the events after offset `after` (the oldest `limit`), or the
-# newest `limit`, oldest first. Keeps the position alive (a watched channel keeps its epoch).
-READ_HISTORY = _WRITES + _POSITION + """
-local epoch = position(ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+# newest `limit`, oldest first. A channel without a position reads as {the new epoch, 0}: nothing
+# is written (clients can make the hub read any channel name).
+READ_HISTORY = _READS + """
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then return {ARGV[3], '0'} end
 local found = {epoch, redis.call('HGET', KEYS[1], 'top')}
 local limit = tonumber(ARGV[2])
 if limit > 0 then

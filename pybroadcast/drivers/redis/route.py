@@ -48,7 +48,7 @@ class RedisRoute(AppRoute):
     def history(self, channel: str, limit: int) -> Page | None:
         if not self._history[0]:
             return None
-        keys, args = redis_history.read_call(self._keys, channel, None, limit, self._history[1])
+        keys, args = redis_history.read_call(self._keys, channel, None, limit)
         return redis_history.page(self._call(self._read, keys=keys, args=args))
 
     def members(self, channel: str) -> list[str]:
