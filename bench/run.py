@@ -136,7 +136,9 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         cpu0, wall0 = [cpu_seconds(h.process.pid) for h in hubs], time.monotonic()
         count = int(rate * seconds)
         offsets = range(next_offset, next_offset + count) if numbered else [0] * count
-        frame_size = sum(len(encoder.message(channel, sample, offset=o)) for o in offsets) / count
+        # (the channel's first message also announces its 16-character epoch)
+        frame_size = sum(len(encoder.message(channel, sample, offset=o, epoch="e" * 16 if o == 1 else ""))
+                         for o in offsets) / count
         next_offset += count
         for i in range(count):  # publish on a fixed schedule, like app traffic would
             delay = wall0 + i / rate - time.monotonic()
