@@ -120,10 +120,33 @@ async def test_the_first_message_of_a_channel_announces_its_epoch(hub: Hub) -> N
     first, second = await recv_json(ws), await recv_json(ws)
     assert first["offset"] == 1 and first["epoch"] not in ("", ack["epoch"]), first
     assert second == {"event": "message", "channel": "fresh", "offset": 2, "data": "b"}  # announced once
+    # A client that was away since its placeholder position gets the channel's messages from 1.
     late = await client(hub, "2")
     await late.send(json.dumps({"action": "subscribe", "channel": "fresh", "since": {"epoch": ack["epoch"], "offset": 0}}))
     assert await recv_json(late) == {"event": "subscribed", "channel": "fresh", "epoch": first["epoch"], "offset": 2,
-                                     "recovered": False}  # it cannot tell whether it missed another epoch
+                                     "recovered": True}
+    assert [(e["offset"], e["data"]) for e in [await recv_json(late), await recv_json(late)]] == [(1, "a"), (2, "b")]
+    # Not one from another hub's life (a restart), nor one said to be further on.
+    for since in ({"epoch": "~0123456789abcdef:1", "offset": 0}, {"epoch": ack["epoch"], "offset": 1}):
+        await late.send(json.dumps({"action": "unsubscribe", "channel": "fresh"}))
+        await late.send(json.dumps({"action": "subscribe", "channel": "fresh", "since": since}))
+        assert (await next_event(late, "subscribed"))["recovered"] is False, since
+
+
+async def test_a_page_rendered_before_the_first_message_misses_nothing(make_hub, redis_server) -> None:
+    """getChannelHistory() on a channel that never had a message, then subscribe with its position:
+    what was published in between arrives, recovered (no reload loop on a fresh channel)."""
+    cluster = Cluster(make_hub, redis_server, nodes=1)  # (a hub gives the data set its generation)
+    for hub, php in ((make_hub(), None), (cluster.hubs[0], cluster.php)):
+        run = php or hub.php
+        position = json.loads(run("getChannelHistory('page', 10, $p); echo json_encode($p);").stdout)
+        assert position["offset"] == 0
+        run("broadcast('page', 'meanwhile');")
+        ws = await client(hub)
+        await ws.send(json.dumps({"action": "subscribe", "channel": "page", "since": position}))
+        ack = await recv_json(ws)
+        assert ack["recovered"] is True and ack["offset"] == 1, ack
+        assert (await recv_json(ws))["data"] == "meanwhile"
 
 
 async def test_reading_positions_writes_nothing(make_hub, redis_server) -> None:

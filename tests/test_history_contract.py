@@ -60,15 +60,17 @@ def offsets(page: Page) -> list[int]:
     return [event.offset for event in page.events]
 
 
-async def test_a_channel_without_messages_reads_as_a_fresh_epoch_nothing_matches(make_node) -> None:
+async def test_a_channel_without_messages_reads_as_a_placeholder_that_recovers_its_first_ones(make_node) -> None:
     node = await make_node()
-    first, again = await node.history.read("quiet", None, 10), await node.history.read("quiet", None, 10)
-    assert first.epoch and first.top == 0 and first.events == () and again.epoch != first.epoch  # nothing stored
+    await node.publish("elsewhere", "x")  # the store has seen a message (Redis: it has a generation)
+    first = await node.history.read("quiet", None, 10)
+    assert first.epoch == first.now and first.epoch.startswith("~") and first.top == 0 and first.events == ()
     await node.publish("quiet", "one", "two")
     page = await node.history.read("quiet", 0, 10)
-    assert page.epoch not in (first.epoch, again.epoch) and page.top == 2  # the first message starts the epoch
-    assert page.since(first.epoch, 0) is None  # (it might have missed an epoch lost meanwhile)
-    assert [e.epoch for e in page.events] == [page.epoch] * 2 and page.since(page.epoch, 0) == page.events
+    assert page.epoch != first.epoch and not page.epoch.startswith("~") and page.top == 2  # the first message starts it
+    assert [e.epoch for e in page.events] == [page.epoch] * 2
+    assert page.since(first.epoch, 0) == page.events  # same store, young placeholder: from offset 1
+    assert page.since(first.epoch, 1) is None  # a placeholder is only ever at offset 0
 
 
 async def test_offsets_have_no_gaps_and_history_reads_both_ways(make_node) -> None:
@@ -140,13 +142,23 @@ async def test_concurrent_publishers_get_distinct_consecutive_offsets(make_node)
 
 def test_page_since_decides_recovery() -> None:
     events = tuple(Event(MESSAGE, "c", str(i)).at(i, "e1") for i in (4, 5, 6))
-    page = Page("e1", 6, events)
+    page = Page("e1", 6, events, now="~g1:100000000")
     assert page.since("e1", 3) == events
     assert page.since("e1", 6) == ()
     assert page.since("e1", 2) is None  # 3 is missing
     assert page.since("e2", 3) is None  # another epoch
     assert page.since("e1", 7) is None  # beyond the top: not from this epoch
     assert Page("e1", 6, events[:2]).since("e1", 3) is None  # the read stopped short of the top
+    # Placeholders (a position taken before the channel's first message):
+    from_start = tuple(Event(MESSAGE, "c", str(i)).at(i, "e1") for i in (1, 2))
+    young = Page("e1", 2, from_start, now="~g1:100000000")
+    assert young.since("~g1:99999000", 0) == from_start  # same generation, a second old
+    assert young.since("~g2:99999000", 0) is None  # another generation: the store lost its data
+    assert young.since("~g1:10000000", 0) is None  # over a day old: an epoch may have come and gone
+    assert young.since("~g1:100000001", 0) is None  # from the future: not this store's
+    assert young.since("~:99999000", 0) is None and young.since("~g1:x", 0) is None
+    assert page.since("~g1:99999000", 0) is None  # 1 to 3 are no longer kept
+    assert Page("~g1:100000000", 0, (), "~g1:100000000").since("~g1:99999000", 0) == ()  # still nothing
 
 
 async def test_history_size_0_means_no_history_and_no_offsets(make_node) -> None:

@@ -30,14 +30,28 @@ def new_epoch() -> str:
     return os.urandom(8).hex()
 
 
+def placeholder(generation: str, now_ms: int) -> str:
+    """The position of a channel without messages: "~<generation>:<time in ms>". The
+    generation is the store's (a hub's life, a Redis data set); the time bounds its use."""
+    return f"~{generation}:{now_ms}"
+
+
+def _placeholder_parts(token: str) -> tuple[str, int] | None:
+    generation, sep, ms = token[1:].partition(":")
+    if not token.startswith("~") or not sep or not generation or not ms.isdigit():
+        return None
+    return generation, int(ms)
+
+
 class Page(tuple):
-    """(epoch, top, events): a channel's epoch, its newest offset (0: none yet in
-    this epoch) and recorded messages, oldest first. A tuple: no typing import."""
+    """(epoch, top, events, now): a channel's epoch, its newest offset (0: none yet in
+    this epoch), recorded messages (oldest first), and the placeholder a reader of a
+    channel without messages gets at the time of this read. A tuple: no typing import."""
 
     __slots__ = ()
 
-    def __new__(cls, epoch: str, top: int, events: tuple[Event, ...] = ()) -> Page:
-        return tuple.__new__(cls, (epoch, top, events))
+    def __new__(cls, epoch: str, top: int, events: tuple[Event, ...] = (), now: str = "") -> Page:
+        return tuple.__new__(cls, (epoch, top, events, now))
 
     @property
     def epoch(self) -> str:
@@ -51,10 +65,21 @@ class Page(tuple):
     def events(self) -> tuple[Event, ...]:
         return self[2]
 
+    @property
+    def now(self) -> str:
+        return self[3]
+
     def since(self, epoch: str, offset: int) -> tuple[Event, ...] | None:
         """The messages after `offset` of `epoch` if this page holds every one of them
         (read with ``after=offset``), None when they cannot be recovered: another
-        epoch (history was lost), or the next one is no longer kept."""
+        epoch (history was lost), or the next one is no longer kept.
+
+        A placeholder position (taken when the channel had no messages) recovers the
+        channel's messages from offset 1 while the store is the same one (same
+        generation: nothing was lost since) and younger than POSITION_TTL (so the
+        channel cannot have had, and forgotten, an epoch in between)."""
+        if epoch != self.epoch and self._placeholder_valid(epoch) and offset == 0:
+            epoch = self.epoch
         if epoch != self.epoch or not 0 <= offset <= self.top:
             return None
         events = self.events
@@ -63,6 +88,11 @@ class Page(tuple):
         if not events or events[0].offset != offset + 1 or events[-1].offset != self.top:
             return None
         return events
+
+    def _placeholder_valid(self, token: str) -> bool:
+        given, now = _placeholder_parts(token), _placeholder_parts(self.now)
+        return given is not None and now is not None and given[0] == now[0] \
+            and 0 <= now[1] - given[1] < POSITION_TTL * 1000
 
 
 class History(ABC):
@@ -80,10 +110,10 @@ class History(ABC):
       ``history_ttl`` seconds after the channel's last publish.
     * ``read(channel, after, limit)``: a :class:`Page` with the epoch, top and kept
       messages, oldest first: those after offset ``after`` (the oldest ``limit`` of
-      them) or, when ``after`` is None, the newest ``limit``. A read never writes
-      (clients may read any channel name: that must not cost memory): a channel
-      without an epoch reads as a fresh random one and top 0, which no message
-      will ever carry, so recovering from it is refused (never a silent gap).
+      them) or, when ``after`` is None, the newest ``limit``; and ``now``, the
+      ``placeholder()`` of this store at this time. A read never writes (clients
+      may read any channel name: that must not cost memory): a channel without an
+      epoch reads as epoch ``now`` and top 0.
       Raises :class:`~pybroadcast.errors.Unreachable` when the backend cannot be
       reached.
     """

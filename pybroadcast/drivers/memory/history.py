@@ -13,7 +13,7 @@ from collections import deque
 from typing import Callable
 
 from ...events import Event
-from ..history import History, Page, new_epoch, position_ttl
+from ..history import History, Page, new_epoch, placeholder, position_ttl
 
 SWEEP_INTERVAL = 60.0  # seconds, at most, between sweeps of expired channels
 
@@ -37,6 +37,7 @@ class MemoryHistory(History):
         self._clock = clock
         self._channels: dict[str, _Channel] = {}
         self._sweep: asyncio.TimerHandle | None = None
+        self._generation = new_epoch()  # this hub's life: its history dies with it
 
     def record(self, event: Event) -> Event:
         """`event` at the next offset of its channel, kept in the ring."""
@@ -53,17 +54,19 @@ class MemoryHistory(History):
         return event
 
     async def read(self, channel: str, after: int | None, limit: int) -> Page:
-        log = self._channel(channel, self._clock())
+        now = self._clock()
+        log = self._channel(channel, now)
+        current = placeholder(self._generation, int(now * 1000))
         if log is None:  # nothing kept, nothing stored: a read costs no memory
-            return Page(new_epoch(), 0)
+            return Page(current, 0, (), current)
         ring = log.ring
         if limit <= 0 or not ring:
-            return Page(log.epoch, log.top)
+            return Page(log.epoch, log.top, (), current)
         if after is None:
             start = max(len(ring) - limit, 0)
         else:  # offsets in the ring are consecutive: index by arithmetic
             start = min(max(after + 1 - ring[0].offset, 0), len(ring))
-        return Page(log.epoch, log.top, tuple(ring[i] for i in range(start, min(start + limit, len(ring)))))
+        return Page(log.epoch, log.top, tuple(ring[i] for i in range(start, min(start + limit, len(ring)))), current)
 
     def close(self) -> None:
         if self._sweep is not None:

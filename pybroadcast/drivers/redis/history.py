@@ -31,13 +31,16 @@ def publish_call(keys: KeySpace, event: Event, size: int, ttl: float) -> tuple[l
 
 def read_call(keys: KeySpace, channel: str, after: int | None, limit: int) -> tuple[list[str], list[Any]]:
     """(KEYS, ARGV) of the READ_HISTORY script."""
-    return keys.history_keys(channel), ["" if after is None else after, limit, new_epoch()]
+    return keys.history_keys(channel), ["" if after is None else after, limit]
 
 
 def page(reply: list[Any]) -> Page:
-    epoch, top, *recorded = reply
-    return Page(epoch.decode() if isinstance(epoch, bytes) else epoch, int(top),
-                tuple(event_codec.decode(raw) for raw in recorded))
+    epoch, top, now, *recorded = reply
+    return Page(_text(epoch), int(top), tuple(event_codec.decode(raw) for raw in recorded), _text(now))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def failure(url: str, exc: BaseException) -> BroadcastError:
@@ -49,9 +52,18 @@ def failure(url: str, exc: BaseException) -> BroadcastError:
 
 class RedisHistory(History):
     def __init__(self, client: Any, keys: KeySpace, url: str) -> None:
+        self._client = client
         self._keys = keys
         self._url = redis_keys.redact(url)
         self._read = client.register_script(redis_keys.READ_HISTORY)
+
+    async def ensure_generation(self) -> None:
+        """Gives the data set its generation if it has none (else the first publish does), so
+        that placeholder positions read before any publish are valid; a failure changes nothing."""
+        try:
+            await self._client.set(self._keys.generation, new_epoch(), nx=True)
+        except (RedisError, OSError):
+            pass
 
     async def read(self, channel: str, after: int | None, limit: int) -> Page:
         keys, args = read_call(self._keys, channel, after, limit)

@@ -7,7 +7,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ...settings import Settings
-from ..hub_side import HubDriver
+from ..hub_side import HubDriver, HubPort
 from . import keys as redis_keys
 from .broker import RedisBroker
 from .history import RedisHistory
@@ -17,7 +17,8 @@ from .presence import RedisPresence
 class RedisHubDriver(HubDriver):
     """Contract in :class:`pybroadcast.drivers.hub_side.HubDriver`.
 
-    Wiring: after a Pub/Sub reconnect the broker asks presence to resynchronise,
+    Wiring: after a Pub/Sub reconnect the broker asks presence to resynchronise
+    (and history to give a data set that came back empty its generation again),
     and presence waits for the broker to listen again before it reports the
     transitions it replays (so members on this node hear them).
     """
@@ -32,12 +33,21 @@ class RedisHubDriver(HubDriver):
         )
         keys = redis_keys.KeySpace(settings.redis_prefix)
         self.broker = RedisBroker(self._client, keys, settings.redis_url, settings.history_size, settings.history_ttl)
-        if settings.history_size:
-            self.history = RedisHistory(self._client, keys, settings.redis_url)
+        self._history = RedisHistory(self._client, keys, settings.redis_url) if settings.history_size else None
+        self.history = self._history
         self.presence = RedisPresence(self._client, keys, settings.redis_url, settings.presence_ttl)
-        self.broker.on_reconnect = self.presence.after_reconnect
+        self.broker.on_reconnect = self._after_reconnect
         self.presence.wait_listening = self.broker.wait_listening
         self._closed = False
+
+    async def start_serving(self, hub: HubPort) -> None:
+        if self._history is not None:
+            await self._history.ensure_generation()
+
+    async def _after_reconnect(self) -> None:
+        if self._history is not None:
+            await self._history.ensure_generation()
+        await self.presence.after_reconnect()
 
     async def close(self) -> None:
         if self._closed:

@@ -14,6 +14,8 @@ With prefix ``P`` (setting ``redis_prefix``):
 * ``P:history:<channel>:position`` — hash: ``epoch`` (random, made by the channel's
   first message) and ``top`` (its newest offset). Expires ``position_ttl`` after the
   last publish; the next publish then starts a new epoch (and an empty stream).
+* ``P:history-generation`` — a random token set by the first publish of a data set:
+  a position taken before a channel's first message is valid only while it is unchanged.
 * ``P:history:<channel>:stream`` — Redis Stream of the newest ``history_size``
   messages, entry id ``<offset>-0``, field ``e``: the event as published (with its
   offset and epoch). Expires ``history_ttl`` after the last publish.
@@ -114,14 +116,15 @@ end
 return found
 """
 
-# KEYS: position, stream. ARGV: topic, event (JSON array of the published fields), history_size,
-# history_ttl ms, position ttl ms, a new random epoch. Gives the message the next offset, records
-# it and publishes it with [..., offset, epoch] appended, in one step; returns the offset. A
-# channel without a position starts a new epoch (and drops a stream left from the old one, e.g.
-# when the position alone was evicted).
+# KEYS: position, stream, generation. ARGV: topic, event (JSON array of the published fields),
+# history_size, history_ttl ms, position ttl ms, a new random epoch. Gives the message the next
+# offset, records it and publishes it with [..., offset, epoch] appended, in one step; returns the
+# offset. A channel without a position starts a new epoch (and drops a stream left from the old
+# one, e.g. when the position alone was evicted); a data set without a generation gets one.
 PUBLISH = _WRITES + """
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
+  redis.call('SET', KEYS[3], ARGV[6], 'NX')
   epoch = ARGV[6]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
@@ -135,14 +138,16 @@ redis.call('PUBLISH', ARGV[1], event)
 return offset
 """
 
-# KEYS: position, stream. ARGV: after ("" = the newest), limit, a new random epoch.
-# Returns {epoch, top, event...}: the events after offset `after` (the oldest `limit`), or the
-# newest `limit`, oldest first. A channel without a position reads as {the new epoch, 0}: nothing
-# is written (clients can make the hub read any channel name).
-READ_HISTORY = _READS + """
+# KEYS: position, stream, generation. ARGV: after ("" = the newest), limit.
+# Returns {epoch, top, now, event...}: the events after offset `after` (the oldest `limit`), or
+# the newest `limit`, oldest first; `now` is the placeholder position "~<generation>:<ms>"
+# (history.placeholder), which is also the epoch of a channel without a position. Writes
+# nothing (clients can make the hub read any channel name).
+READ_HISTORY = _READS + _NOW + """
+local current = '~' .. (redis.call('GET', KEYS[3]) or '') .. ':' .. string.format('%d', now)
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then return {ARGV[3], '0'} end
-local found = {epoch, redis.call('HGET', KEYS[1], 'top')}
+if not epoch then return {current, '0', current} end
+local found = {epoch, redis.call('HGET', KEYS[1], 'top'), current}
 local limit = tonumber(ARGV[2])
 if limit > 0 then
   local entries
@@ -170,6 +175,7 @@ class KeySpace:
         self.users_topic = f"{prefix}:users"
         self.channels = f"{prefix}:presence:channels"
         self.epoch = f"{prefix}:presence:epoch"
+        self.generation = f"{prefix}:history-generation"  # (not under history:, where channel names go)
         self._topic = f"{prefix}:ch:"
 
     def topic(self, channel: str) -> str:
@@ -192,8 +198,9 @@ class KeySpace:
         return [self.conns(channel), self.users(channel), self.channels, self.info(channel)]
 
     def history_keys(self, channel: str) -> list[str]:
-        """[position, stream] of a channel (KEYS of PUBLISH and READ_HISTORY)."""
-        return [f"{self.prefix}:history:{channel}:position", f"{self.prefix}:history:{channel}:stream"]
+        """[position, stream, generation] of a channel (KEYS of PUBLISH and READ_HISTORY)."""
+        return [f"{self.prefix}:history:{channel}:position", f"{self.prefix}:history:{channel}:stream",
+                self.generation]
 
 
 def member(user: str, connection: str) -> str:
