@@ -55,7 +55,7 @@ if test "$PHP_PYTHON" != "no"; then
   AC_DEFINE_UNQUOTED([PYB_DEFAULT_CORE], ["$PHP_PYBROADCAST_CORE"], [the core shared object])
   AC_DEFINE_UNQUOTED([PYB_PYTHON_VERSION], ["$PYB_VERSION"], [the embedded Python's version])
 
-  PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c], [$ext_shared])
+  PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c ext/app_route.c], [$ext_shared])
   PHP_ADD_BUILD_DIR([$ext_builddir/ext])
 
   dnl The core: a plain shared object (not a PHP module) that embeds Python.

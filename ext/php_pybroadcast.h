@@ -65,4 +65,9 @@ const pyb_core_api *pyb_core(void);  /* loads the core on first use; NULL after 
 /* ext/server.c */
 void pyb_server_init_class(zend_class_entry *ce);
 
+/* ext/app_route.c: publishes a memory-driver event to the hub from C. false: declined, nothing
+ * was sent (Python must handle the call); true: done, or a PyBroadcast\Exception was thrown. */
+bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, const char *data, size_t data_len,
+                      const char *name, size_t name_len);
+
 #endif

@@ -112,6 +112,15 @@ static void call_client(zval *return_value, const char *function, const char *fo
     }
 }
 
+/* Publishes from C (ext/app_route.c) unless Python already runs in this process: then the
+ * process may be (or be forked from) a hub, which Python routes to itself. */
+static bool published_from_c(const char *kind, zend_string *target, zend_string *data, zend_string *name)
+{
+    if (core && core->python_started()) return false;
+    return pyb_fast_publish(kind, ZSTR_VAL(target), ZSTR_LEN(target), data ? ZSTR_VAL(data) : "",
+                            data ? ZSTR_LEN(data) : 0, name ? ZSTR_VAL(name) : NULL, name ? ZSTR_LEN(name) : 0);
+}
+
 #define STR(s) ZSTR_VAL(s), (ssize_t) ZSTR_LEN(s)
 /* an optional string: "y#" makes a NULL pointer None */
 #define OPT_STR(s) (s) ? ZSTR_VAL(s) : NULL, (ssize_t) ((s) ? ZSTR_LEN(s) : 0)
@@ -125,6 +134,7 @@ PHP_FUNCTION(broadcast)
         Z_PARAM_OPTIONAL
         Z_PARAM_STR_OR_NULL(event)
     ZEND_PARSE_PARAMETERS_END();
+    if (published_from_c("message", channel, message, event)) return;
     call_client(NULL, "broadcast", "(y#y#y#)", STR(channel), STR(message), OPT_STR(event));
 }
 
@@ -138,6 +148,10 @@ PHP_FUNCTION(broadcastToUser)
         Z_PARAM_OPTIONAL
         Z_PARAM_STR_OR_NULL(event)
     ZEND_PARSE_PARAMETERS_END();
+    zend_string *user_id = user ? zend_string_copy(user) : zend_long_to_str(user_number);
+    bool done = published_from_c("direct", user_id, message, event);
+    zend_string_release(user_id);
+    if (done) return;
     if (user) {
         call_client(NULL, "broadcast_to_user", "(y#y#y#)", STR(user), STR(message), OPT_STR(event));
     } else {
@@ -194,6 +208,10 @@ PHP_FUNCTION(disconnectUser)
     ZEND_PARSE_PARAMETERS_START(1, 1)
         Z_PARAM_STR_OR_LONG(user, user_number)
     ZEND_PARSE_PARAMETERS_END();
+    zend_string *user_id = user ? zend_string_copy(user) : zend_long_to_str(user_number);
+    bool done = published_from_c("disconnect", user_id, NULL, NULL);
+    zend_string_release(user_id);
+    if (done) return;
     if (user) {
         call_client(NULL, "disconnect_user", "(y#)", STR(user));
     } else {

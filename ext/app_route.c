@@ -1,0 +1,386 @@
+/* The memory driver's publishes without Python: broadcast(), broadcastToUser() and
+ * disconnectUser() hand their request to the hub's command socket from C, so that an app
+ * process (a php-fpm worker) that only publishes never starts an interpreter.
+ *
+ * It does exactly what pybroadcast/drivers/memory/route.py does (same request bytes, same
+ * errors) or nothing at all: whenever it is not sure — a setting or an argument it does not
+ * judge itself, no hub to connect to, an untrusted peer — it declines before a byte is sent,
+ * and Python handles the call (and raises the same error it always did).
+ * tests/test_app_route_c.py holds both paths to that on a shared corpus. */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE  /* struct ucred (SO_PEERCRED) */
+#endif
+#include "php_pybroadcast.h"
+#include "php_ini.h"
+#include "zend_exceptions.h"
+#include "zend_smart_str.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT_MS 1000          /* route.py's TIMEOUT: a request never hangs longer */
+#define REPLY_LIMIT 65536        /* a publish's reply is "ok" or an error line */
+#define DEFAULT_MAX_MESSAGE 65536
+#define MAX_NAME 200             /* validation.py: MAX_CHANNEL, MAX_USER_ID, MAX_EVENT_NAME */
+#define CODE_NOT_SENT 1          /* errors.py */
+#define CODE_UNCONFIRMED 2
+
+static const char CHANNEL_CHARACTERS[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-=@,.;:";
+
+/* How this route treats each setting of pybroadcast/settings.py (tests/test_seam.py checks
+ * that the names match): what Python would refuse, it must not accept. */
+typedef enum {
+    ANY_TEXT,        /* never refused by Python once it is UTF-8 */
+    NUMBER_CHECKED,  /* php.ini's handler checked it already; from the environment: decline */
+    DECLINE_IF_SET,  /* its parser can refuse it (or it changes the route): let Python judge */
+    THE_DRIVER,
+    THE_SOCKET,
+} pyb_use;
+
+static const struct {
+    const char *name;
+    const char *env;
+    pyb_use use;
+} SETTINGS[] = {
+    {"listen", "SERVER_ADDRESS", DECLINE_IF_SET},
+    {"allowed_origins", "ALLOWED_ORIGINS", ANY_TEXT},
+    {"driver", "PYBROADCAST_DRIVER", THE_DRIVER},
+    {"redis_url", "PYBROADCAST_REDIS_URL", DECLINE_IF_SET},
+    {"redis_prefix", "PYBROADCAST_REDIS_PREFIX", ANY_TEXT},
+    {"socket", "PYBROADCAST_SOCKET", THE_SOCKET},
+    {"socket_owner", "PYBROADCAST_SOCKET_OWNER", DECLINE_IF_SET},
+    {"auth_url", "PYBROADCAST_AUTH_URL", ANY_TEXT},
+    {"max_message_size", NULL, NUMBER_CHECKED},
+    {"presence_ttl", NULL, NUMBER_CHECKED},
+    {"callback_timeout", NULL, NUMBER_CHECKED},
+    {"ping_interval", NULL, NUMBER_CHECKED},
+    {"max_channels", NULL, NUMBER_CHECKED},
+    {"max_frame_rate", NULL, NUMBER_CHECKED},
+    {"pusher_app_id", "PUSHER_APP_ID", ANY_TEXT},
+    {"pusher_key", "PUSHER_APP_KEY", ANY_TEXT},
+    {"pusher_secret", "PUSHER_APP_SECRET", ANY_TEXT},
+    {"client_events", "PYBROADCAST_CLIENT_EVENTS", DECLINE_IF_SET},
+    {"reuse_port", "PYBROADCAST_REUSE_PORT", DECLINE_IF_SET},
+    {"history_size", "PYBROADCAST_HISTORY_SIZE", NUMBER_CHECKED},
+    {"history_ttl", "PYBROADCAST_HISTORY_TTL", NUMBER_CHECKED},
+};
+
+/* UTF-8 as Python's strict decoder takes it (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+static bool valid_utf8(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) n = 1;
+        else if (c == 0xE0) { n = 2; lo = 0xA0; }
+        else if (c >= 0xE1 && c <= 0xEC) n = 2;
+        else if (c == 0xED) { n = 2; hi = 0x9F; }
+        else if (c >= 0xEE && c <= 0xEF) n = 2;
+        else if (c == 0xF0) { n = 3; lo = 0x90; }
+        else if (c >= 0xF1 && c <= 0xF3) n = 3;
+        else if (c == 0xF4) { n = 3; hi = 0x8F; }
+        else return false;
+        if (len - i <= n) return false;
+        if (s[i + 1] < lo || s[i + 1] > hi) return false;
+        for (size_t k = 2; k <= n; k++) {
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+/* A user id or event name this route judges itself: 1-200 printable ASCII characters
+ * (Python's isprintable() agrees on those; anything else is Python's to judge). */
+static bool plain_name(const char *s, size_t len)
+{
+    if (len == 0 || len > MAX_NAME) return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7E) return false;
+    }
+    return true;
+}
+
+static bool valid_channel(const char *s, size_t len)
+{
+    if (len == 0 || len > MAX_NAME) return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!s[i] || !strchr(CHANNEL_CHARACTERS, s[i])) return false;
+    }
+    return true;
+}
+
+static const char *ini_text(const char *name)
+{
+    char key[64];
+    int n = snprintf(key, sizeof key, "pybroadcast.%s", name);
+    const char *value = zend_ini_string_ex(key, (size_t) n, 0, NULL);
+    return value && *value ? value : NULL;
+}
+
+static bool surrounded_by_space(const char *s)
+{
+    size_t len = strlen(s);
+    return len && ((unsigned char) s[0] <= 0x20 || (unsigned char) s[len - 1] <= 0x20);
+}
+
+/* The socket path and message limit Python would use; false: decline. */
+static bool resolve(char *path, size_t path_size, long long *max_message)
+{
+    const char *socket_value = NULL;
+    for (size_t i = 0; i < sizeof SETTINGS / sizeof SETTINGS[0]; i++) {
+        const char *env = SETTINGS[i].env ? getenv(SETTINGS[i].env) : NULL;
+        if (env && !*env) env = NULL;
+        const char *ini = ini_text(SETTINGS[i].name);
+        const char *value = env ? env : ini;
+        switch (SETTINGS[i].use) {
+        case ANY_TEXT:
+            if (!env && ini && !valid_utf8((const unsigned char *) ini, strlen(ini))) return false;
+            break;
+        case NUMBER_CHECKED:
+            if (env) return false;
+            break;
+        case DECLINE_IF_SET:
+            if (value) return false;
+            break;
+        case THE_DRIVER:
+            if (value && strcmp(value, "memory") != 0) return false;
+            break;
+        case THE_SOCKET:
+            if (value && (surrounded_by_space(value) || !valid_utf8((const unsigned char *) value, strlen(value)))) {
+                return false;
+            }
+            socket_value = value;
+            break;
+        }
+    }
+    int n;
+    if (socket_value) {
+        n = snprintf(path, path_size, "%s", socket_value);
+    } else {  /* socket_trust.default_path() */
+        const char *temp = getenv("TMPDIR");
+        if (!temp || !*temp) temp = getenv("TEMP");
+        if (!temp || !*temp) temp = getenv("TMP");
+        if (!temp || !*temp) temp = "/tmp";
+        size_t len = strlen(temp);
+        n = snprintf(path, path_size, "%s%spybroadcast-%u/hub.sock", temp, temp[len - 1] == '/' ? "" : "/",
+                     (unsigned) geteuid());
+    }
+    if (n < 0 || (size_t) n >= path_size) return false;
+    const char *limit = ini_text("max_message_size");
+    *max_message = limit ? strtoll(limit, NULL, 10) : DEFAULT_MAX_MESSAGE;
+    return true;
+}
+
+/* --- the connection, one per process (as route.py keeps one) ----------------------- */
+
+static int conn_fd = -1;
+static pid_t conn_pid;
+static char conn_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+
+static void drop(void)
+{
+    if (conn_fd >= 0) close(conn_fd);
+    conn_fd = -1;
+}
+
+static int remaining_ms(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (deadline->tv_sec - now.tv_sec) * 1000LL + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return ms > 0 ? (int) ms : 0;
+}
+
+static bool wait_for(int fd, short events, const struct timespec *deadline)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int r;
+    do {
+        r = poll(&p, 1, remaining_ms(deadline));
+    } while (r < 0 && errno == EINTR);
+    return r > 0;
+}
+
+/* A connection to a hub this process may trust (same uid or root, as socket_trust.check_peer);
+ * -1 when there is none (Python will say why). */
+static int connection(const char *path, const struct timespec *deadline)
+{
+    if (conn_fd >= 0 && (conn_pid != getpid() || strcmp(conn_path, path) != 0)) {
+        drop();  /* forked (the parent keeps its own descriptor) or another socket */
+    }
+    if (conn_fd >= 0) {
+        struct pollfd p = {.fd = conn_fd, .events = POLLIN};
+        if (poll(&p, 1, 0) != 0) drop();  /* EOF or stray bytes: the hub went away since */
+    }
+    if (conn_fd >= 0) return conn_fd;
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof address.sun_path) return -1;
+    strcpy(address.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *) &address, sizeof address) != 0) {
+        int error = 0;
+        socklen_t size = sizeof error;
+        if ((errno != EINPROGRESS && errno != EAGAIN) || !wait_for(fd, POLLOUT, deadline)
+                || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0 || error) {
+            close(fd);
+            return -1;
+        }
+    }
+    struct ucred peer;
+    socklen_t size = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 || (peer.uid != geteuid() && peer.uid != 0)) {
+        close(fd);
+        return -1;
+    }
+    conn_fd = fd;
+    conn_pid = getpid();
+    strcpy(conn_path, path);
+    return fd;
+}
+
+/* --- netstrings (pybroadcast/drivers/memory/wire.py) --------------------------------- */
+
+static void field(smart_str *out, const char *s, size_t len)
+{
+    smart_str_append_unsigned(out, len);
+    smart_str_appendc(out, ':');
+    smart_str_appendl(out, s, len);
+    smart_str_appendc(out, ',');
+}
+
+/* One netstring at *pos of buf[0..len): its body; NULL if malformed or incomplete. */
+static const char *netstring(const char *buf, size_t len, size_t *pos, size_t *body_len)
+{
+    size_t i = *pos, n = 0, digits = 0;
+    while (i < len && buf[i] >= '0' && buf[i] <= '9' && digits < 20) {
+        n = n * 10 + (size_t) (buf[i++] - '0');
+        digits++;
+    }
+    if (!digits || i >= len || buf[i] != ':' || n > len - i - 1 || len - i - 1 - n < 1 || buf[i + 1 + n] != ',') {
+        return NULL;
+    }
+    *body_len = n;
+    *pos = i + 2 + n;
+    return buf + i + 1;
+}
+
+static void throw_unconfirmed(const char *path, const char *reason)
+{
+    zend_throw_exception_ex(pyb_exception_ce, CODE_UNCONFIRMED,
+        "pybroadcast hub at unix socket %s did not confirm the request: %s; it may still be delivered", path, reason);
+}
+
+/* Reads the hub's answer; true after "ok", false after throwing. */
+static bool answer(int fd, const char *path, const struct timespec *deadline)
+{
+    char buf[REPLY_LIMIT];
+    size_t got = 0;
+    while (true) {
+        size_t pos = 0, body_len;
+        const char *body = netstring(buf, got, &pos, &body_len);
+        if (body) {
+            size_t at = 0, first_len;
+            const char *first = netstring(body, body_len, &at, &first_len);
+            if (first && first_len == 2 && memcmp(first, "ok", 2) == 0 && at == body_len && pos == got) {
+                return true;
+            }
+            if (first && first_len == 5 && memcmp(first, "error", 5) == 0) {
+                smart_str message = {0};
+                smart_str_appends(&message, "pybroadcast hub refused the request:");
+                size_t part_len;
+                const char *part;
+                while ((part = netstring(body, body_len, &at, &part_len))) {
+                    smart_str_appendc(&message, ' ');
+                    smart_str_appendl(&message, part, part_len);
+                }
+                smart_str_0(&message);
+                zend_throw_exception(pyb_exception_ce, ZSTR_VAL(message.s), CODE_NOT_SENT);
+                smart_str_free(&message);
+                return false;
+            }
+            drop();
+            throw_unconfirmed(path, "malformed reply");
+            return false;
+        }
+        if (got == sizeof buf) {
+            drop();
+            throw_unconfirmed(path, "malformed reply");
+            return false;
+        }
+        ssize_t n = read(fd, buf + got, sizeof buf - got);
+        if (n > 0) {
+            got += (size_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (wait_for(fd, POLLIN, deadline)) continue;
+            drop();
+            throw_unconfirmed(path, "no answer within 1 s");
+            return false;
+        }
+        drop();
+        throw_unconfirmed(path, n == 0 ? "the hub closed the connection" : strerror(errno));
+        return false;
+    }
+}
+
+bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, const char *data, size_t data_len,
+                      const char *name, size_t name_len)
+{
+    char path[sizeof conn_path];
+    long long max_message;
+    if (!resolve(path, sizeof path, &max_message)) return false;
+    bool to_channel = strcmp(kind, "message") == 0;
+    if (to_channel ? !valid_channel(target, target_len) : !plain_name(target, target_len)) return false;
+    if ((long long) data_len > max_message || !valid_utf8((const unsigned char *) data, data_len)) return false;
+    if (name && !plain_name(name, name_len)) return false;
+
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += TIMEOUT_MS / 1000;
+    int fd = connection(path, &deadline);
+    if (fd < 0) return false;
+
+    smart_str fields = {0}, request = {0};
+    field(&fields, "publish", 7);
+    field(&fields, kind, strlen(kind));
+    field(&fields, target, target_len);
+    field(&fields, data, data_len);
+    field(&fields, name ? name : "", name ? name_len : 0);
+    field(&fields, "", 0);  /* exclude */
+    field(&fields, "", 0);  /* user */
+    smart_str_0(&fields);
+    field(&request, ZSTR_VAL(fields.s), ZSTR_LEN(fields.s));
+    smart_str_free(&fields);
+    size_t sent = 0, total = ZSTR_LEN(request.s);
+    while (sent < total) {
+        ssize_t n = send(fd, ZSTR_VAL(request.s) + sent, total - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t) n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN && wait_for(fd, POLLOUT, &deadline)) {
+            continue;
+        } else {
+            /* The hub did not take it (a partial request is dropped with the connection):
+             * nothing was published, and Python will try and say why. */
+            smart_str_free(&request);
+            drop();
+            return false;
+        }
+    }
+    smart_str_free(&request);
+    answer(fd, path, &deadline);
+    return true;
+}

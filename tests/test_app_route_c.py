@@ -1,0 +1,162 @@
+"""The memory driver's publishes from C (ext/app_route.c) are Python's SocketRoute, byte for byte.
+
+Each case runs in two fresh PHP processes against one recording command socket: once as
+is (the C route takes it, or declines and Python does) and once with Python forced (a
+setting the C route leaves to Python: `listen`). Outcomes and request bytes must match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+from typing import Iterator
+
+import pytest
+
+from pybroadcast import settings
+from pybroadcast.drivers.memory import wire
+from support import ROOT, Hub, client, next_event, php_string, run_php, short_tempdir
+
+FORCE_PYTHON = {"pybroadcast.listen": ":8080"}  # valid, and a setting the C route declines on
+
+
+class RecordingHub:
+    """A command socket that records each request and answers `mode`: ok, error or silent."""
+
+    def __init__(self) -> None:
+        self.path = os.path.join(short_tempdir(), "hub.sock")
+        self.mode = "ok"
+        self.requests: list[bytes] = []
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(self.path)
+        self._server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while chunk := conn.recv(65536):
+                buffer += chunk
+                while True:
+                    body, rest = wire.split(buffer, 1 << 20)
+                    if body is None:
+                        break
+                    self.requests.append(buffer[:len(buffer) - len(rest)])
+                    buffer = rest
+                    if self.mode == "ok":
+                        conn.sendall(wire.pack(wire.OK))
+                    elif self.mode == "error":
+                        conn.sendall(wire.pack(wire.ERROR, "no such thing"))
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def recording() -> Iterator[RecordingHub]:
+    hub = RecordingHub()
+    yield hub
+    hub.close()
+
+
+def run_case(hub: RecordingHub, code: str, ini: dict[str, str] | None = None) -> tuple[str, list[bytes], bool]:
+    """(outcome, requests the hub got, whether Python was loaded)."""
+    hub.requests.clear()
+    script = (f"try {{ {code}; echo 'ok'; }} catch (Throwable $e) {{ echo get_class($e), '|', $e->getCode(), '|',"
+              f" $e->getMessage(); }} echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
+    result = run_php(script, ini={"pybroadcast.socket": hub.path, **(ini or {})})
+    outcome, _, engine = result.stdout.rpartition("|")
+    assert engine in ("py", "c"), result.stdout + result.stderr
+    return outcome.replace(hub.path, "SOCKET"), list(hub.requests), engine == "py"
+
+
+B = php_string  # exact bytes as a PHP expression
+CORPUS = [
+    "broadcast('news', 'x')", "broadcast('news', 'x', null)", "broadcast('news', 'x', 'App\\\\Events\\\\Shipped')",
+    f"broadcast('news', 'x', {B('é')})", "broadcast('news', 'x', \"a\\tb\")", "broadcast('news', 'x', '')",
+    "broadcast('AZaz09_-=@,.;:', 'x')", "broadcast(str_repeat('c', 200), 'x')", "broadcast(str_repeat('c', 201), 'x')",
+    "broadcast('a b', 'x')", "broadcast('', 'x')", f"broadcast({B('é')}, 'x')", "broadcast(\"a\\0b\", 'x')",
+    "broadcast('news', " + B('héllo "wörld" 🎉 <b>') + ")", "broadcast('news', \"a\\0b\")",
+    "broadcast('news', \"\\xc0\\x80\")", "broadcast('news', \"\\xe0\\x80\\x80\")", "broadcast('news', \"\\xed\\xa0\\x80\")",
+    "broadcast('news', \"\\xf4\\x90\\x80\\x80\")", "broadcast('news', \"\\xf0\\x9f\\x8e\")", "broadcast('news', \"\\x80\")",
+    "broadcast('news', \"\\xef\\xbf\\xbf\")", "broadcast('news', \"\\xf4\\x8f\\xbf\\xbf\")", "broadcast('news', \"\\xc2\")",
+    "broadcast('news', str_repeat('m', 64))", "broadcast('news', str_repeat('m', 65))",
+    "broadcast('news', str_repeat('é', 32))", "broadcast('news', str_repeat('é', 33))",
+    "broadcastToUser(7, 'x')", "broadcastToUser(-5, 'x', 'N')", "broadcastToUser('7', 'x')", "broadcastToUser('alice', 'x')",
+    "broadcastToUser('', 'x')", f"broadcastToUser({B('é')}, 'x')", "broadcastToUser(\"a\\nb\", 'x')",
+    "broadcastToUser(str_repeat('u', 200), 'x')", "broadcastToUser(str_repeat('u', 201), 'x')",
+    "broadcastToUser(\"\\xff\", 'x')", "broadcastToUser(' spaced ', 'x')", "disconnectUser(7)", "disconnectUser('x y')",
+    "disconnectUser('')",
+]
+
+
+@pytest.mark.parametrize("code", CORPUS)
+def test_the_c_route_does_what_python_does(recording: RecordingHub, code: str) -> None:
+    limits = {"pybroadcast.max_message_size": "64"}
+    fast = run_case(recording, code, limits)
+    python = run_case(recording, code, {**limits, **FORCE_PYTHON})
+    assert python[2], "Python was not forced"
+    assert fast[:2] == python[:2], (fast, python)
+
+
+def test_plain_publishes_never_start_python(recording: RecordingHub) -> None:
+    outcome, requests, python = run_case(recording, "broadcast('news', 'x', 'Ev'); broadcastToUser(7, 'é');"
+                                                    " disconnectUser('alice')")
+    assert (outcome, python) == ("ok", False)
+    assert requests == [wire.pack(wire.PUBLISH, "message", "news", "x", "Ev", "", ""),
+                        wire.pack(wire.PUBLISH, "direct", "7", "é", "", "", ""),
+                        wire.pack(wire.PUBLISH, "disconnect", "alice", "", "", "", "")]
+
+
+@pytest.mark.parametrize("mode", ["error", "silent"])
+def test_a_refusal_or_no_answer_is_the_same_error(recording: RecordingHub, mode: str) -> None:
+    recording.mode = mode
+    fast = run_case(recording, "broadcast('news', 'x')")
+    python = run_case(recording, "broadcast('news', 'x')", FORCE_PYTHON)
+    assert fast[2] is False and fast[:2] == python[:2], (fast, python)
+    expected = {"error": "PyBroadcast\\Exception|1|pybroadcast hub refused the request: no such thing",
+                "silent": "PyBroadcast\\Exception|2|pybroadcast hub at unix socket SOCKET did not confirm the request:"
+                          " no answer within 1 s; it may still be delivered"}[mode]
+    assert fast[0] == expected and len(fast[1]) == 1  # sent once: never again by Python
+
+
+def test_no_hub_is_pythons_error_and_nothing_is_sent_twice(recording: RecordingHub) -> None:
+    recording.close()
+    os.unlink(recording.path)
+    fast = run_case(recording, "broadcast('news', 'x')")
+    assert fast[0].startswith("PyBroadcast\\Exception|1|pybroadcast hub unreachable at unix socket SOCKET: no hub"), fast
+
+
+async def test_a_real_hub_delivers_what_c_sent(hub: Hub) -> None:
+    ws = await client(hub, "7")
+    await ws.send(json.dumps({"action": "subscribe", "channel": "news"}))
+    await next_event(ws, "subscribed")
+    result = hub.php(f"broadcast('news', {B('héllo 🎉')}, 'Ev'); broadcastToUser(7, 'to you');"
+                     " echo str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
+    assert result.stdout == "c", result.stderr
+    message = await next_event(ws, "message")
+    assert (message["data"], message["name"], message["offset"]) == ("héllo 🎉", "Ev", 1)
+    assert (await next_event(ws, "direct"))["data"] == "to you"
+    await ws.close()
+
+
+def test_the_c_route_knows_every_setting() -> None:
+    """ext/app_route.c decides for each setting whether it may publish without Python: a new
+    setting must be classified there too (same names, same environment variables)."""
+    text = (ROOT / "ext" / "app_route.c").read_text()
+    table = re.findall(r'\{"(\w+)", (?:"(\w+)"|NULL), (\w+)\}', text)
+    assert [(name, env or None) for name, env, _ in table] == [(o.name, o.env) for o in settings.OPTIONS]
+    kinds = {name: use for name, _, use in table}
+    for option in settings.OPTIONS:  # a number php.ini did not check could be one Python refuses
+        assert (kinds[option.name] == "NUMBER_CHECKED") == (option.kind in ("int", "number", "count")), option.name
