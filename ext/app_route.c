@@ -1,6 +1,6 @@
-/* The memory driver's publishes without Python: broadcast(), broadcastToUser() and
- * disconnectUser() hand their request to the hub's command socket from C, so that an app
- * process (a php-fpm worker) that only publishes never starts an interpreter.
+/* The memory driver's app calls without Python: broadcast(), broadcastToUser(),
+ * disconnectUser(), getChannelUsers() and getChannelHistory() talk to the hub's command
+ * socket from C, so that an app process (a php-fpm worker) never starts an interpreter.
  *
  * It does exactly what pybroadcast/drivers/memory/route.py does (same request bytes, same
  * errors) or nothing at all: whenever it is not sure — a setting or an argument it does not
@@ -24,9 +24,10 @@
 #include <unistd.h>
 
 #define TIMEOUT_MS 1000          /* route.py's TIMEOUT: a request never hangs longer */
-#define REPLY_LIMIT 65536        /* a publish's reply is "ok" or an error line */
+#define REPLY_LIMIT (1 << 28)    /* route.py's: a members() reply of a very large channel still fits */
 #define DEFAULT_MAX_MESSAGE 65536
 #define MAX_NAME 200             /* validation.py: MAX_CHANNEL, MAX_USER_ID, MAX_EVENT_NAME */
+#define MAX_HISTORY_LIMIT 10000  /* validation.py */
 #define CODE_NOT_SENT 1          /* errors.py */
 #define CODE_UNCONFIRMED 2
 
@@ -280,59 +281,115 @@ static void throw_unconfirmed(const char *path, const char *reason)
         "pybroadcast hub at unix socket %s did not confirm the request: %s; it may still be delivered", path, reason);
 }
 
-/* Reads the hub's answer; true after "ok", false after throwing. */
-static bool answer(int fd, const char *path, const struct timespec *deadline)
+/* A reply's fields after "ok" into `out` (a PHP list of strings), or the exception Python's
+ * SocketRoute raises; false after throwing. */
+static bool reply(const char *buf, size_t len, const char *path, zval *out)
 {
-    char buf[REPLY_LIMIT];
-    size_t got = 0;
-    while (true) {
-        size_t pos = 0, body_len;
-        const char *body = netstring(buf, got, &pos, &body_len);
-        if (body) {
-            size_t at = 0, first_len;
-            const char *first = netstring(body, body_len, &at, &first_len);
-            if (first && first_len == 2 && memcmp(first, "ok", 2) == 0 && at == body_len && pos == got) {
-                return true;
-            }
-            if (first && first_len == 5 && memcmp(first, "error", 5) == 0) {
-                smart_str message = {0};
-                smart_str_appends(&message, "pybroadcast hub refused the request:");
-                size_t part_len;
-                const char *part;
-                while ((part = netstring(body, body_len, &at, &part_len))) {
-                    smart_str_appendc(&message, ' ');
-                    smart_str_appendl(&message, part, part_len);
-                }
-                smart_str_0(&message);
-                zend_throw_exception(pyb_exception_ce, ZSTR_VAL(message.s), CODE_NOT_SENT);
-                smart_str_free(&message);
-                return false;
-            }
-            drop();
-            throw_unconfirmed(path, "malformed reply");
-            return false;
+    size_t at = 0, first_len, part_len;
+    const char *first = netstring(buf, len, &at, &first_len), *part;
+    if (first && first_len == 5 && memcmp(first, "error", 5) == 0) {
+        smart_str message = {0};
+        smart_str_appends(&message, "pybroadcast hub refused the request:");
+        while ((part = netstring(buf, len, &at, &part_len))) {
+            smart_str_appendc(&message, ' ');
+            smart_str_appendl(&message, part, part_len);
         }
-        if (got == sizeof buf) {
-            drop();
-            throw_unconfirmed(path, "malformed reply");
-            return false;
-        }
-        ssize_t n = read(fd, buf + got, sizeof buf - got);
-        if (n > 0) {
-            got += (size_t) n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) {
-            if (wait_for(fd, POLLIN, deadline)) continue;
-            drop();
-            throw_unconfirmed(path, "no answer within 1 s");
-            return false;
-        }
-        drop();
-        throw_unconfirmed(path, n == 0 ? "the hub closed the connection" : strerror(errno));
+        smart_str_0(&message);
+        zend_throw_exception(pyb_exception_ce, ZSTR_VAL(message.s), CODE_NOT_SENT);
+        smart_str_free(&message);
         return false;
     }
+    if (!first || first_len != 2 || memcmp(first, "ok", 2) != 0) {
+        drop();
+        throw_unconfirmed(path, "malformed reply");
+        return false;
+    }
+    array_init(out);
+    while (at < len) {
+        if (!(part = netstring(buf, len, &at, &part_len)) || !valid_utf8((const unsigned char *) part, part_len)) {
+            zval_ptr_dtor(out);
+            ZVAL_UNDEF(out);
+            drop();
+            throw_unconfirmed(path, "malformed reply");
+            return false;
+        }
+        add_next_index_stringl(out, part, part_len);
+    }
+    return true;
+}
+
+/* Sends `fields` as one request and reads the answer into `out` (the reply's fields after
+ * "ok"). PYB_DECLINED: nothing was sent (Python must do it); PYB_THREW; PYB_DONE. */
+typedef enum { PYB_DECLINED, PYB_THREW, PYB_DONE } pyb_exchange;
+
+static pyb_exchange exchange(const char *path, const char **fields, const size_t *lens, int count, zval *out)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += TIMEOUT_MS / 1000;
+    int fd = connection(path, &deadline);
+    if (fd < 0) return PYB_DECLINED;
+
+    smart_str body = {0}, request = {0};
+    for (int i = 0; i < count; i++) field(&body, fields[i], lens[i]);
+    smart_str_0(&body);
+    field(&request, ZSTR_VAL(body.s), ZSTR_LEN(body.s));
+    smart_str_free(&body);
+    size_t sent = 0, total = ZSTR_LEN(request.s);
+    while (sent < total) {
+        ssize_t n = send(fd, ZSTR_VAL(request.s) + sent, total - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t) n;
+        } else if (n < 0 && (errno == EINTR || (errno == EAGAIN && wait_for(fd, POLLOUT, &deadline)))) {
+            continue;
+        } else {
+            /* The hub did not take it (a partial request is dropped with the connection):
+             * nothing happened, and Python will try and say why. */
+            smart_str_free(&request);
+            drop();
+            return PYB_DECLINED;
+        }
+    }
+    smart_str_free(&request);
+
+    smart_str in = {0};
+    pyb_exchange result = PYB_THREW;
+    while (true) {
+        size_t pos = 0, body_len;
+        const char *answer = in.s ? netstring(ZSTR_VAL(in.s), ZSTR_LEN(in.s), &pos, &body_len) : NULL;
+        if (answer) {
+            if (pos != ZSTR_LEN(in.s)) {  /* more than one answer to one request */
+                drop();
+                throw_unconfirmed(path, "malformed reply");
+            } else if (reply(answer, body_len, path, out)) {
+                result = PYB_DONE;
+            }
+            break;
+        }
+        char chunk[65536];
+        if (in.s && ZSTR_LEN(in.s) > REPLY_LIMIT) {
+            drop();
+            throw_unconfirmed(path, "malformed reply");
+            break;
+        }
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n > 0) {
+            smart_str_appendl(&in, chunk, (size_t) n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN) {
+            if (wait_for(fd, POLLIN, &deadline)) continue;
+            drop();
+            throw_unconfirmed(path, "no answer within 1 s");
+            break;
+        } else {
+            drop();
+            throw_unconfirmed(path, n == 0 ? "the hub closed the connection" : strerror(errno));
+            break;
+        }
+    }
+    smart_str_free(&in);
+    return result;
 }
 
 bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, const char *data, size_t data_len,
@@ -345,42 +402,78 @@ bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, c
     if (to_channel ? !valid_channel(target, target_len) : !plain_name(target, target_len)) return false;
     if ((long long) data_len > max_message || !valid_utf8((const unsigned char *) data, data_len)) return false;
     if (name && !plain_name(name, name_len)) return false;
-
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += TIMEOUT_MS / 1000;
-    int fd = connection(path, &deadline);
-    if (fd < 0) return false;
-
-    smart_str fields = {0}, request = {0};
-    field(&fields, "publish", 7);
-    field(&fields, kind, strlen(kind));
-    field(&fields, target, target_len);
-    field(&fields, data, data_len);
-    field(&fields, name ? name : "", name ? name_len : 0);
-    field(&fields, "", 0);  /* exclude */
-    field(&fields, "", 0);  /* user */
-    smart_str_0(&fields);
-    field(&request, ZSTR_VAL(fields.s), ZSTR_LEN(fields.s));
-    smart_str_free(&fields);
-    size_t sent = 0, total = ZSTR_LEN(request.s);
-    while (sent < total) {
-        ssize_t n = send(fd, ZSTR_VAL(request.s) + sent, total - sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += (size_t) n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && errno == EAGAIN && wait_for(fd, POLLOUT, &deadline)) {
-            continue;
-        } else {
-            /* The hub did not take it (a partial request is dropped with the connection):
-             * nothing was published, and Python will try and say why. */
-            smart_str_free(&request);
+    /* wire.py: publish kind target data name exclude user */
+    const char *fields[] = {"publish", kind, target, data, name ? name : "", "", ""};
+    const size_t lens[] = {7, strlen(kind), target_len, data_len, name ? name_len : 0, 0, 0};
+    zval answer;
+    ZVAL_UNDEF(&answer);
+    pyb_exchange result = exchange(path, fields, lens, 7, &answer);
+    if (result == PYB_DONE) {
+        if (zend_hash_num_elements(Z_ARRVAL(answer)) != 0) {
             drop();
-            return false;
+            throw_unconfirmed(path, "malformed reply");
+        }
+        zval_ptr_dtor(&answer);
+    }
+    return result != PYB_DECLINED;
+}
+
+bool pyb_fast_members(const char *channel, size_t channel_len, zval *return_value)
+{
+    char path[sizeof conn_path];
+    long long max_message;
+    if (!resolve(path, sizeof path, &max_message) || !valid_channel(channel, channel_len)) return false;
+    const char *fields[] = {"members", channel};
+    const size_t lens[] = {7, channel_len};
+    return exchange(path, fields, lens, 2, return_value) != PYB_DECLINED;
+}
+
+bool pyb_fast_history(const char *channel, size_t channel_len, zend_long limit, zval *return_value, zval *position)
+{
+    char path[sizeof conn_path], count[24];
+    long long max_message;
+    if (!resolve(path, sizeof path, &max_message) || !valid_channel(channel, channel_len)) return false;
+    if (limit < 0 || limit > MAX_HISTORY_LIMIT) return false;
+    int n = snprintf(count, sizeof count, ZEND_LONG_FMT, limit);
+    const char *fields[] = {"history", channel, count};
+    const size_t lens[] = {7, channel_len, (size_t) n};
+    zval answer;
+    ZVAL_UNDEF(&answer);
+    pyb_exchange result = exchange(path, fields, lens, 3, &answer);
+    if (result != PYB_DONE) return result != PYB_DECLINED;
+    /* client.channel_history: [] and null when history is off; else epoch, top, (offset name data)... */
+    HashTable *parts = Z_ARRVAL(answer);
+    uint32_t count_parts = zend_hash_num_elements(parts);
+    array_init(return_value);
+    if (count_parts == 0) {
+        if (position) ZEND_TRY_ASSIGN_REF_NULL(position);
+    } else if (count_parts < 2 || (count_parts - 2) % 3 != 0) {
+        zval_ptr_dtor(return_value);
+        ZVAL_UNDEF(return_value);
+        drop();
+        throw_unconfirmed(path, "malformed reply");
+    } else {
+        zval *epoch = zend_hash_index_find(parts, 0), *top = zend_hash_index_find(parts, 1);
+        for (uint32_t i = 2; i < count_parts; i += 3) {
+            zval message, *offset = zend_hash_index_find(parts, i), *name = zend_hash_index_find(parts, i + 1);
+            array_init(&message);
+            add_assoc_long(&message, "offset", ZEND_STRTOL(Z_STRVAL_P(offset), NULL, 10));
+            add_assoc_str(&message, "data", zend_string_copy(Z_STR_P(zend_hash_index_find(parts, i + 2))));
+            if (Z_STRLEN_P(name)) {
+                add_assoc_str(&message, "event", zend_string_copy(Z_STR_P(name)));
+            } else {
+                add_assoc_null(&message, "event");
+            }
+            add_next_index_zval(return_value, &message);
+        }
+        if (position) {
+            zval found;
+            array_init(&found);
+            add_assoc_str(&found, "epoch", zend_string_copy(Z_STR_P(epoch)));
+            add_assoc_long(&found, "offset", ZEND_STRTOL(Z_STRVAL_P(top), NULL, 10));
+            ZEND_TRY_ASSIGN_REF_TMP(position, &found);
         }
     }
-    smart_str_free(&request);
-    answer(fd, path, &deadline);
+    zval_ptr_dtor(&answer);
     return true;
 }

@@ -65,9 +65,11 @@ const pyb_core_api *pyb_core(void);  /* loads the core on first use; NULL after 
 /* ext/server.c */
 void pyb_server_init_class(zend_class_entry *ce);
 
-/* ext/app_route.c: publishes a memory-driver event to the hub from C. false: declined, nothing
- * was sent (Python must handle the call); true: done, or a PyBroadcast\Exception was thrown. */
+/* ext/app_route.c: memory-driver app calls from C. false: declined, nothing was sent (Python
+ * must handle the call); true: done (into return_value), or a PyBroadcast\Exception was thrown. */
 bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, const char *data, size_t data_len,
                       const char *name, size_t name_len);
+bool pyb_fast_members(const char *channel, size_t channel_len, zval *return_value);
+bool pyb_fast_history(const char *channel, size_t channel_len, zend_long limit, zval *return_value, zval *position);
 
 #endif

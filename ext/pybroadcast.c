@@ -112,13 +112,18 @@ static void call_client(zval *return_value, const char *function, const char *fo
     }
 }
 
-/* Publishes from C (ext/app_route.c) unless Python already runs in this process: then the
- * process may be (or be forked from) a hub, which Python routes to itself. */
+/* The C route (ext/app_route.c) may serve this process's calls unless Python already runs in
+ * it: then the process may be (or be forked from) a hub, which Python routes to itself. */
+static bool c_route_allowed(void)
+{
+    return !(core && core->python_started());
+}
+
 static bool published_from_c(const char *kind, zend_string *target, zend_string *data, zend_string *name)
 {
-    if (core && core->python_started()) return false;
-    return pyb_fast_publish(kind, ZSTR_VAL(target), ZSTR_LEN(target), data ? ZSTR_VAL(data) : "",
-                            data ? ZSTR_LEN(data) : 0, name ? ZSTR_VAL(name) : NULL, name ? ZSTR_LEN(name) : 0);
+    return c_route_allowed()
+        && pyb_fast_publish(kind, ZSTR_VAL(target), ZSTR_LEN(target), data ? ZSTR_VAL(data) : "", data ? ZSTR_LEN(data) : 0,
+                            name ? ZSTR_VAL(name) : NULL, name ? ZSTR_LEN(name) : 0);
 }
 
 #define STR(s) ZSTR_VAL(s), (ssize_t) ZSTR_LEN(s)
@@ -165,6 +170,9 @@ PHP_FUNCTION(getChannelUsers)
     ZEND_PARSE_PARAMETERS_START(1, 1)
         Z_PARAM_STR(channel)
     ZEND_PARSE_PARAMETERS_END();
+    if (c_route_allowed() && pyb_fast_members(ZSTR_VAL(channel), ZSTR_LEN(channel), return_value)) {
+        return;
+    }
     call_client(return_value, "channel_users", "(y#)", STR(channel));
 }
 
@@ -182,6 +190,9 @@ PHP_FUNCTION(getChannelHistory)
     if (limit < 0) {
         zend_argument_value_error(2, "must be greater than or equal to 0");
         RETURN_THROWS();
+    }
+    if (c_route_allowed() && pyb_fast_history(ZSTR_VAL(channel), ZSTR_LEN(channel), limit, return_value, position)) {
+        return;
     }
     /* The core answers [messages, position] (see pybroadcast/seam.py). */
     ZVAL_UNDEF(&answer);

@@ -23,12 +23,18 @@ from support import ROOT, Hub, client, next_event, php_string, run_php, short_te
 FORCE_PYTHON = {"pybroadcast.listen": ":8080"}  # valid, and a setting the C route declines on
 
 
+MEMBERS = ["7", "alice", "é"]
+HISTORY = ["~e1:5", "42", "41", "", "plain", "42", "App\\Ev", "ünï {\"x\":1}"]  # epoch top (offset name data)...
+
+
 class RecordingHub:
-    """A command socket that records each request and answers `mode`: ok, error or silent."""
+    """A command socket that records each request and answers `mode`: ok (with members or
+    history when asked), error or silent; `history` = [] answers as a hub with history off."""
 
     def __init__(self) -> None:
         self.path = os.path.join(short_tempdir(), "hub.sock")
         self.mode = "ok"
+        self.history = HISTORY
         self.requests: list[bytes] = []
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(self.path)
@@ -54,8 +60,10 @@ class RecordingHub:
                         break
                     self.requests.append(buffer[:len(buffer) - len(rest)])
                     buffer = rest
+                    op = wire.unpack(body)[0]
                     if self.mode == "ok":
-                        conn.sendall(wire.pack(wire.OK))
+                        answer = {wire.MEMBERS: MEMBERS, wire.HISTORY: self.history}.get(op, [])
+                        conn.sendall(wire.pack(wire.OK, *answer))
                     elif self.mode == "error":
                         conn.sendall(wire.pack(wire.ERROR, "no such thing"))
 
@@ -73,7 +81,8 @@ def recording() -> Iterator[RecordingHub]:
 def run_case(hub: RecordingHub, code: str, ini: dict[str, str] | None = None) -> tuple[str, list[bytes], bool]:
     """(outcome, requests the hub got, whether Python was loaded)."""
     hub.requests.clear()
-    script = (f"try {{ {code}; echo 'ok'; }} catch (Throwable $e) {{ echo get_class($e), '|', $e->getCode(), '|',"
+    script = (f"try {{ $r = {code}; echo json_encode([$r, array_key_exists('p', get_defined_vars()) ? $p : 'unset']);"
+              f" }} catch (Throwable $e) {{ echo get_class($e), '|', $e->getCode(), '|',"
               f" $e->getMessage(); }} echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
     result = run_php(script, ini={"pybroadcast.socket": hub.path, **(ini or {})})
     outcome, _, engine = result.stdout.rpartition("|")
@@ -98,6 +107,9 @@ CORPUS = [
     "broadcastToUser(str_repeat('u', 200), 'x')", "broadcastToUser(str_repeat('u', 201), 'x')",
     "broadcastToUser(\"\\xff\", 'x')", "broadcastToUser(' spaced ', 'x')", "disconnectUser(7)", "disconnectUser('x y')",
     "disconnectUser('')",
+    "getChannelUsers('news')", "getChannelUsers('a b')", "getChannelUsers(str_repeat('c', 201))",
+    "getChannelHistory('news')", "getChannelHistory('news', 2, $p)", "getChannelHistory('news', 0, $p)",
+    "getChannelHistory('news', 10000, $p)", "getChannelHistory('news', 10001, $p)", "getChannelHistory('a b', 1, $p)",
 ]
 
 
@@ -113,7 +125,7 @@ def test_the_c_route_does_what_python_does(recording: RecordingHub, code: str) -
 def test_plain_publishes_never_start_python(recording: RecordingHub) -> None:
     outcome, requests, python = run_case(recording, "broadcast('news', 'x', 'Ev'); broadcastToUser(7, 'é');"
                                                     " disconnectUser('alice')")
-    assert (outcome, python) == ("ok", False)
+    assert (outcome, python) == ("[null,\"unset\"]", False)
     assert requests == [wire.pack(wire.PUBLISH, "message", "news", "x", "Ev", "", ""),
                         wire.pack(wire.PUBLISH, "direct", "7", "é", "", "", ""),
                         wire.pack(wire.PUBLISH, "disconnect", "alice", "", "", "", "")]
@@ -129,6 +141,17 @@ def test_a_refusal_or_no_answer_is_the_same_error(recording: RecordingHub, mode:
                 "silent": "PyBroadcast\\Exception|2|pybroadcast hub at unix socket SOCKET did not confirm the request:"
                           " no answer within 1 s; it may still be delivered"}[mode]
     assert fast[0] == expected and len(fast[1]) == 1  # sent once: never again by Python
+
+
+def test_members_and_history_read_without_python(recording: RecordingHub) -> None:
+    outcome, requests, python = run_case(recording, "[getChannelUsers('news'), getChannelHistory('news', 5, $p)]")
+    assert python is False and json.loads(outcome) == [
+        [MEMBERS, [{"offset": 41, "data": "plain", "event": None}, {"offset": 42, "data": "ünï {\"x\":1}", "event": "App\\Ev"}]],
+        {"epoch": "~e1:5", "offset": 42}]
+    assert requests == [wire.pack(wire.MEMBERS, "news"), wire.pack(wire.HISTORY, "news", "5")]
+    recording.history = []  # the hub keeps no history
+    fast = run_case(recording, "getChannelHistory('news', 5, $p)")
+    assert fast[0] == "[[],null]" and fast[:2] == run_case(recording, "getChannelHistory('news', 5, $p)", FORCE_PYTHON)[:2]
 
 
 def test_no_hub_is_pythons_error_and_nothing_is_sent_twice(recording: RecordingHub) -> None:
