@@ -127,10 +127,12 @@ static const char *ini_text(const char *name)
     return value && *value ? value : NULL;
 }
 
-static bool surrounded_by_space(const char *s)
+/* Python strips a setting's whitespace (Unicode's: NBSP too): take only values whose first and
+ * last characters are visible ASCII, which nothing strips. */
+static bool plain_edges(const char *s)
 {
     size_t len = strlen(s);
-    return len && ((unsigned char) s[0] <= 0x20 || (unsigned char) s[len - 1] <= 0x20);
+    return len && s[0] > 0x20 && s[0] < 0x7F && s[len - 1] > 0x20 && s[len - 1] < 0x7F;
 }
 
 /* The socket path and message limit Python would use; false: decline. */
@@ -156,7 +158,7 @@ static bool resolve(char *path, size_t path_size, long long *max_message)
             if (value && strcmp(value, "memory") != 0) return false;
             break;
         case THE_SOCKET:
-            if (value && (surrounded_by_space(value) || !valid_utf8((const unsigned char *) value, strlen(value)))) {
+            if (value && (!plain_edges(value) || !valid_utf8((const unsigned char *) value, strlen(value)))) {
                 return false;
             }
             socket_value = value;
