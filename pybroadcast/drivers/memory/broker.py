@@ -23,6 +23,10 @@ class MemoryBroker(Broker):
         self._channels.discard(channel)
 
     async def publish(self, event: Event) -> None:
+        self.publish_now(event)
+
+    def publish_now(self, event: Event) -> None:
+        """``publish``, for callers on the loop that cannot await (the command socket)."""
         if self._history is not None and event.kind == MESSAGE:
             event = self._history.record(event)
         sink = self._sink

@@ -54,6 +54,10 @@ class MemoryHistory(History):
         return event
 
     async def read(self, channel: str, after: int | None, limit: int) -> Page:
+        return self.read_now(channel, after, limit)
+
+    def read_now(self, channel: str, after: int | None, limit: int) -> Page:
+        """``read``, for callers on the loop that cannot await (the command socket)."""
         now = self._clock()
         log = self._channel(channel, now)
         current = placeholder(self._generation, int(now * 1000))

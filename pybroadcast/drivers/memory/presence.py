@@ -40,6 +40,10 @@ class MemoryPresence(Presence):
         return True
 
     async def members(self, channel: str) -> list[str]:
+        return self.members_now(channel)
+
+    def members_now(self, channel: str) -> list[str]:
+        """``members``, for callers on the loop that cannot await (the command socket)."""
         return list(self._channels.get(channel, ()))
 
     async def members_info(self, channel: str) -> dict[str, str]:
