@@ -1,4 +1,5 @@
-"""make bench: fan-out, memory per connection, broadcast() cost in php-fpm, load cost, flood impact.
+"""make bench: fan-out (1,000 and 10,000 subscribers), memory per connection (19,000 held by one hub),
+broadcast() cost in php-fpm (time and PSS), load cost, flood impact, what history costs.
 
 Prints a table and writes build/bench.json. Numbers depend on the machine and
 its load: compare figures from one run, not across machines.
@@ -309,12 +310,14 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--rates", default="100,400,800", help="messages per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--idle", type=int, default=5000, help="connections for the memory figure")
+    parser.add_argument("--idle", type=int, default=19000,
+                        help="connections for the memory figure (one hub; the fd cap here is 20,000)")
+    parser.add_argument("--large", type=int, default=10000, help="subscribers for the large fan-out")
     parser.add_argument("--quick", action="store_true", help="small numbers, to check the benchmark runs")
     args = parser.parse_args()
     os.sched_setaffinity(0, LOAD_CPUS)
     if args.quick:
-        args.subscribers, args.rates, args.seconds, args.idle = 100, "50", 1, 200
+        args.subscribers, args.rates, args.seconds, args.idle, args.large = 100, "50", 1, 200, 400
     rates = [int(r) for r in args.rates.split(",")]
     from harness.redis_server import RedisServer
 
@@ -335,7 +338,10 @@ def main() -> None:
                    + fanout(args.subscribers, rates, args.seconds, processes=1, dialect="pusher") + two_nodes),
         "publish": publish_cost(samples=100 if args.quick else 2000),
         "compiled": compiled_vs_pure(args.subscribers, max(rates), args.seconds),
-        "memory": [memory_per_connection(args.idle, processes=2)],
+        "memory": [memory_per_connection(args.idle, processes=4)],
+        # The same deliveries per second as the first rates, to ten times the subscribers.
+        "large": fanout(args.large, [max(r * args.subscribers // args.large, 1) for r in rates[::2]], args.seconds,
+                        processes=4),
         "fpm": [fpm_costs(samples=5 if args.quick else 15), redis_first_call],
         "load": [load_cost(runs=5 if args.quick else 30)],
         "flood": flood_impact(HubProcess, start_clients, report, percentile, app.broadcast, LOAD_CPUS,
@@ -348,7 +354,9 @@ def main() -> None:
                 results["fanout"]))
     print(table("One publish from an app process: broadcast() vs the Pusher HTTP API", results["publish"]))
     print(table("What compiling the hub with Cython buys (one node, the highest rate)", results["compiled"]))
-    print(table("Idle memory per connection (hub RSS)", results["memory"]))
+    print(table("Idle memory per connection (hub RSS), and that one hub holds them", results["memory"]))
+    print(table(f"Fan-out to {args.large:,} subscribers of one channel (compare p99 with the first table)",
+                results["large"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
     print(table("Loading the extension without calling it (php -r '')", results["load"]))
     print(table("One client flooding frames: 100 subscribers at 100 msg/s, broadcast() from this process",
