@@ -7,6 +7,7 @@ setting the C route leaves to Python: `listen`). Outcomes and request bytes must
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -120,6 +121,59 @@ def test_the_c_route_does_what_python_does(recording: RecordingHub, code: str) -
     python = run_case(recording, code, {**limits, **FORCE_PYTHON})
     assert python[2], "Python was not forced"
     assert fast[:2] == python[:2], (fast, python)
+
+
+def _random_corpus(seed: int, count: int) -> list[str]:
+    """Seeded calls with arguments near every rule's edges: allowed and refused characters, valid
+    and broken UTF-8, lengths and sizes around the limits, null and odd names."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = [b"a", b"Z", b"9", b"_", b"-", b"=", b"@", b",", b".", b";", b":", b" ", b"/", b"\t", b"\x00", b"\x7f",
+              "é".encode(), "🎉".encode(), "\u00a0".encode(), b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+              b"\xe2\x82", b"\x80", b"\xff", b'"', b"\\", b"'"]
+
+    def text(lo: int, hi: int, plain: float) -> bytes:
+        size = rng.choice([lo, hi, hi + 1, rng.randint(lo, hi)])
+        if rng.random() < plain:
+            return bytes(rng.choice(b"abcXYZ019_-=@,.;:") for _ in range(size))
+        out = b""
+        while len(out) < size:
+            out += rng.choice(pieces)
+        return out
+
+    def raw(data: bytes) -> str:
+        return f"base64_decode('{base64.b64encode(data).decode()}')"
+
+    calls = []
+    for _ in range(count):
+        kind = rng.choice(["broadcast", "broadcastToUser", "disconnectUser", "getChannelUsers", "getChannelHistory"])
+        name = "null" if rng.random() < 0.4 else raw(text(0, 200, 0.5))
+        if kind == "broadcast":
+            calls.append(f"broadcast({raw(text(0, 200, 0.7))},"
+                         f" {raw(text(0, 64, 0.3))}, {name})")
+        elif kind == "broadcastToUser":
+            user = str(rng.randint(-10 ** 12, 10 ** 12)) if rng.random() < 0.3 else raw(text(0, 200, 0.5))
+            calls.append(f"broadcastToUser({user}, {raw(text(0, 64, 0.3))}, {name})")
+        elif kind == "disconnectUser":
+            calls.append(f"disconnectUser({raw(text(0, 200, 0.5))})")
+        elif kind == "getChannelUsers":
+            calls.append(f"getChannelUsers({raw(text(0, 200, 0.7))})")
+        else:
+            calls.append(f"getChannelHistory({raw(text(0, 200, 0.7))},"
+                         f" {rng.choice([0, 1, 100, 10000, 10001, -1])}, $p)")
+    return calls
+
+
+def test_a_seeded_random_corpus_gets_the_same_answers_and_bytes(recording: RecordingHub) -> None:
+    limits = {"pybroadcast.max_message_size": "64"}
+    taken_by_c = 0
+    for code in _random_corpus(seed=10, count=150):
+        fast = run_case(recording, code, limits)
+        python = run_case(recording, code, {**limits, **FORCE_PYTHON})
+        assert fast[:2] == python[:2], (code, fast, python)
+        taken_by_c += not fast[2]
+    assert taken_by_c >= 30, taken_by_c  # the corpus reaches the C route, not only Python
 
 
 def test_plain_publishes_never_start_python(recording: RecordingHub) -> None:
