@@ -14,6 +14,7 @@
 #include "php_ini.h"
 #include "zend_exceptions.h"
 #include "zend_smart_str.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -33,8 +34,7 @@
 
 static const char CHANNEL_CHARACTERS[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-=@,.;:";
 
-/* How this route treats each setting of pybroadcast/settings.py (tests/test_seam.py checks
- * that the names match): what Python would refuse, it must not accept. */
+/* How this route treats each setting (ext/settings.h): what Python would refuse, it must not accept. */
 typedef enum {
     ANY_TEXT,        /* never refused by Python once it is UTF-8 */
     NUMBER_CHECKED,  /* php.ini's handler checked it already; from the environment: decline */
@@ -43,33 +43,12 @@ typedef enum {
     THE_SOCKET,
 } pyb_use;
 
+#define PYB_ROUTE_SETTING(name, env, check, use) {name, env, use},
 static const struct {
     const char *name;
     const char *env;
     pyb_use use;
-} SETTINGS[] = {
-    {"listen", "SERVER_ADDRESS", DECLINE_IF_SET},
-    {"allowed_origins", "ALLOWED_ORIGINS", ANY_TEXT},
-    {"driver", "PYBROADCAST_DRIVER", THE_DRIVER},
-    {"redis_url", "PYBROADCAST_REDIS_URL", DECLINE_IF_SET},
-    {"redis_prefix", "PYBROADCAST_REDIS_PREFIX", ANY_TEXT},
-    {"socket", "PYBROADCAST_SOCKET", THE_SOCKET},
-    {"socket_owner", "PYBROADCAST_SOCKET_OWNER", DECLINE_IF_SET},
-    {"auth_url", "PYBROADCAST_AUTH_URL", ANY_TEXT},
-    {"max_message_size", NULL, NUMBER_CHECKED},
-    {"presence_ttl", NULL, NUMBER_CHECKED},
-    {"callback_timeout", NULL, NUMBER_CHECKED},
-    {"ping_interval", NULL, NUMBER_CHECKED},
-    {"max_channels", NULL, NUMBER_CHECKED},
-    {"max_frame_rate", NULL, NUMBER_CHECKED},
-    {"pusher_app_id", "PUSHER_APP_ID", ANY_TEXT},
-    {"pusher_key", "PUSHER_APP_KEY", ANY_TEXT},
-    {"pusher_secret", "PUSHER_APP_SECRET", ANY_TEXT},
-    {"client_events", "PYBROADCAST_CLIENT_EVENTS", DECLINE_IF_SET},
-    {"reuse_port", "PYBROADCAST_REUSE_PORT", DECLINE_IF_SET},
-    {"history_size", "PYBROADCAST_HISTORY_SIZE", NUMBER_CHECKED},
-    {"history_ttl", "PYBROADCAST_HISTORY_TTL", NUMBER_CHECKED},
-};
+} SETTINGS[] = {PYB_SETTINGS(PYB_ROUTE_SETTING)};
 
 /* UTF-8 as Python's strict decoder takes it (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
 static bool valid_utf8(const unsigned char *s, size_t len)

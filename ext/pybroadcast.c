@@ -7,6 +7,7 @@
 #include "zend_exceptions.h"
 #include "ext/spl/spl_exceptions.h"
 #include "pybroadcast_arginfo.h"
+#include "settings.h"
 
 #include <dlfcn.h>
 #include <ctype.h>
@@ -39,36 +40,20 @@ static ZEND_INI_MH(pyb_ini_number)
     return SUCCESS;
 }
 
-#define TEXT(name) PHP_INI_ENTRY("pybroadcast." name, "", PHP_INI_ALL, NULL)
-#define NUMBER(name, kind) PHP_INI_ENTRY1("pybroadcast." name, "", PHP_INI_ALL, pyb_ini_number, (void *) kind)
+#define PYB_INI_TEXT(name) PHP_INI_ENTRY("pybroadcast." name, "", PHP_INI_ALL, NULL)
+#define PYB_INI_NUMBER(name, kind) PHP_INI_ENTRY1("pybroadcast." name, "", PHP_INI_ALL, pyb_ini_number, (void *) kind)
+#define PYB_INI_INT(name) PYB_INI_NUMBER(name, "int")
+#define PYB_INI_REAL(name) PYB_INI_NUMBER(name, "number")
+#define PYB_INI_COUNT(name) PYB_INI_NUMBER(name, "count")
+#define PYB_INI_SETTING(name, env, check, use) PYB_INI_##check(name)
 
-/* One entry per setting of pybroadcast/settings.py (OPTIONS), same names and
- * kinds: tests/test_seam.py checks it. The first three configure the extension. */
+/* One entry per setting (ext/settings.h); tests/test_seam.py checks them against
+ * pybroadcast/settings.py. The first three configure the extension. */
 PHP_INI_BEGIN()
     PHP_INI_ENTRY("pybroadcast.python", PYB_DEFAULT_PYTHON, PHP_INI_SYSTEM, NULL)
     PHP_INI_ENTRY("pybroadcast.hub_path", PYB_DEFAULT_HUB_PATH, PHP_INI_SYSTEM, NULL)
     PHP_INI_ENTRY("pybroadcast.core", PYB_DEFAULT_CORE, PHP_INI_SYSTEM, NULL)
-    TEXT("listen")
-    TEXT("allowed_origins")
-    TEXT("driver")
-    TEXT("redis_url")
-    TEXT("redis_prefix")
-    TEXT("socket")
-    TEXT("socket_owner")
-    TEXT("auth_url")
-    NUMBER("max_message_size", "int")
-    NUMBER("presence_ttl", "number")
-    NUMBER("callback_timeout", "number")
-    NUMBER("ping_interval", "number")
-    NUMBER("max_channels", "int")
-    NUMBER("max_frame_rate", "number")
-    TEXT("pusher_app_id")
-    TEXT("pusher_key")
-    TEXT("pusher_secret")
-    TEXT("client_events")
-    TEXT("reuse_port")
-    NUMBER("history_size", "count")
-    NUMBER("history_ttl", "number")
+    PYB_SETTINGS(PYB_INI_SETTING)
 PHP_INI_END()
 
 /* --- the core, loaded on first use ------------------------------------------ */

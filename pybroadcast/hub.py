@@ -168,20 +168,19 @@ class Hub:
         """`subscribed` with the position, what the client missed (or the newest message), then
         the held live messages after the position: all in one loop turn, so nothing slips between."""
         dialect = peer.dialect
+        replays_last = since is None and dialect.replays_last(channel)
         replay: tuple[Event, ...] = ()
         recovered = None
         if since is not None:
             missed = page.since(*since)
             recovered = missed is not None
             replay = missed or ()
-        elif dialect.replays_last(channel):
+        elif replays_last:
             replay = page.events
         peer.send(dialect.subscribed(channel, members, (page.epoch, page.top, recovered)))
-        if replay:
-            for event in replay:
-                if event.exclude != peer.id:
-                    peer.send(dialect.message(channel, event.data, event.name, event.user, event.offset))
-        elif since is None and dialect.replays_last(channel):
+        for event in replay:
+            _send_recorded(peer, event)
+        if replays_last and not replay:
             peer.send(dialect.nothing_to_replay(channel))
         hold.epoch, hold.top = page.epoch, page.top
         self._release(peer, channel, hold)
@@ -205,9 +204,7 @@ class Hub:
         top = hold.top
         if top is not None and event.offset and event.epoch == hold.epoch and event.offset <= top:
             return event.offset == top  # had it already (in the history it was given)
-        if event.exclude != peer.id:
-            announce = event.epoch if event.epoch != hold.epoch else ""
-            peer.send(peer.dialect.message(event.target, event.data, event.name, event.user, event.offset, announce))
+        _send_recorded(peer, event, event.epoch if event.epoch != hold.epoch else "")
         return True
 
     async def history_page(self, channel: str, limit: int) -> Page | None:
@@ -322,3 +319,9 @@ class Hub:
                 done.append(peer)
         for peer in done:
             self._drop_hold(peer, event.target, held[peer])
+
+
+def _send_recorded(peer: Peer, event: Event, announce: str = "") -> None:
+    """A message from history or a hold, to one subscriber (not to the connection that sent it)."""
+    if event.exclude != peer.id:
+        peer.send(peer.dialect.message(event.target, event.data, event.name, event.user, event.offset, announce))

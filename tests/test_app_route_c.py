@@ -228,12 +228,14 @@ async def test_a_real_hub_delivers_what_c_sent(hub: Hub) -> None:
     await ws.close()
 
 
-def test_the_c_route_knows_every_setting() -> None:
-    """ext/app_route.c decides for each setting whether it may publish without Python: a new
-    setting must be classified there too (same names, same environment variables)."""
-    text = (ROOT / "ext" / "app_route.c").read_text()
-    table = re.findall(r'\{"(\w+)", (?:"(\w+)"|NULL), (\w+)\}', text)
-    assert [(name, env or None) for name, env, _ in table] == [(o.name, o.env) for o in settings.OPTIONS]
-    kinds = {name: use for name, _, use in table}
-    for option in settings.OPTIONS:  # a number php.ini did not check could be one Python refuses
-        assert (kinds[option.name] == "NUMBER_CHECKED") == (option.kind in ("int", "number", "count")), option.name
+def test_the_c_side_lists_every_setting() -> None:
+    """ext/settings.h, the C side's one list of settings (php.ini entries and what the C route
+    does with each): the same names, environment variables and number kinds as OPTIONS."""
+    text = (ROOT / "ext" / "settings.h").read_text()
+    table = re.findall(r'X\("(\w+)", (?:"(\w+)"|NULL), (\w+), (\w+)\)', text)
+    assert [(name, env or None) for name, env, _, _ in table] == [(o.name, o.env) for o in settings.OPTIONS]
+    checks = {"TEXT": "text", "INT": "int", "REAL": "number", "COUNT": "count"}
+    for (name, _, check, use), option in zip(table, settings.OPTIONS):
+        assert checks[check] == option.kind, name
+        # a number php.ini did not check could be one Python refuses
+        assert (use == "NUMBER_CHECKED") == (option.kind != "text"), name

@@ -17,6 +17,7 @@ import pytest
 from pybroadcast.callbacks import CallbackBridge
 from pybroadcast.dialects.native import NativeDialect
 from pybroadcast.drivers.memory.broker import MemoryBroker
+from pybroadcast.drivers.memory.history import MemoryHistory
 from pybroadcast.drivers.memory.presence import MemoryPresence
 from pybroadcast.events import DISCONNECT, MESSAGE, Event
 from pybroadcast.hub import Hub
@@ -74,13 +75,8 @@ class PhpThread:
         return self.hooks.count((name, user, channel))
 
 
-@pytest.fixture
-async def world():
-    bridge = CallbackBridge(frozenset({"authorize", "join", "leave"}), timeout=5)
-    bridge.bind(asyncio.get_running_loop())
-    php = PhpThread(bridge)
-    hub = Hub(MemoryBroker(), MemoryPresence(), bridge, max_channels=3)
-    await hub.start()
+def connector(hub: Hub) -> Any:
+    """connect(user): a new RecordingPeer attached to `hub`."""
     ids = iter(range(1, 1_000_000))
 
     def connect(user: str) -> RecordingPeer:
@@ -88,7 +84,17 @@ async def world():
         hub.attach(peer)
         return peer
 
-    yield hub, php, connect
+    return connect
+
+
+@pytest.fixture
+async def world():
+    bridge = CallbackBridge(frozenset({"authorize", "join", "leave"}), timeout=5)
+    bridge.bind(asyncio.get_running_loop())
+    php = PhpThread(bridge)
+    hub = Hub(MemoryBroker(), MemoryPresence(), bridge, max_channels=3)
+    await hub.start()
+    yield hub, php, connector(hub)
     asyncio.get_running_loop().remove_reader(bridge.wake_fd)
     bridge.close()
 
@@ -239,20 +245,13 @@ class GatedHistory:
 
 @pytest.fixture
 async def history_world():
-    from pybroadcast.drivers.memory.history import MemoryHistory
-
     bridge = CallbackBridge(frozenset(), timeout=5)
     bridge.bind(asyncio.get_running_loop())
     recorded = MemoryHistory(100, 300)
     history = GatedHistory(recorded)
     hub = Hub(MemoryBroker(recorded), MemoryPresence(), bridge, history=history, history_size=100)  # type: ignore[arg-type]
     await hub.start()
-    ids = iter(range(1, 1_000_000))
-
-    def connect(user: str) -> RecordingPeer:
-        peer = RecordingPeer(f"c{next(ids)}", user)
-        hub.attach(peer)
-        return peer
+    connect = connector(hub)
 
     async def publish(*data: str) -> None:
         for text in data:

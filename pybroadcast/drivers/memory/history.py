@@ -79,6 +79,7 @@ class MemoryHistory(History):
         self._channels.clear()
 
     def _channel(self, channel: str, now: float) -> _Channel | None:
+        """The channel's log, its expired messages or the whole expired log dropped first."""
         log = self._channels.get(channel)
         if log is not None and now >= log.expires:
             if now >= log.forget:
@@ -95,10 +96,7 @@ class MemoryHistory(History):
         """Free what expired even if nobody touches the channel again."""
         self._sweep = None
         now = self._clock()
-        for name, log in list(self._channels.items()):
-            if now >= log.forget:
-                del self._channels[name]
-            elif log.ring and now >= log.expires:
-                log.ring.clear()
+        for name in list(self._channels):
+            self._channel(name, now)
         if self._channels:
             self._arm()
