@@ -256,8 +256,11 @@ static const char *netstring(const char *buf, size_t len, size_t *pos, size_t *b
     return buf + i + 1;
 }
 
-static void throw_unconfirmed(const char *path, const char *reason)
+/* The request went out but its answer did not come: drop the connection (it may be out of
+ * step) and raise what Python's SocketRoute raises. `reason` is read before anything closes. */
+static void unconfirmed(const char *path, const char *reason)
 {
+    drop();
     zend_throw_exception_ex(pyb_exception_ce, CODE_UNCONFIRMED,
         "pybroadcast hub at unix socket %s did not confirm the request: %s; it may still be delivered", path, reason);
 }
@@ -281,8 +284,7 @@ static bool reply(const char *buf, size_t len, const char *path, zval *out)
         return false;
     }
     if (!first || first_len != 2 || memcmp(first, "ok", 2) != 0) {
-        drop();
-        throw_unconfirmed(path, "malformed reply");
+        unconfirmed(path, "malformed reply");
         return false;
     }
     array_init(out);
@@ -290,8 +292,7 @@ static bool reply(const char *buf, size_t len, const char *path, zval *out)
         if (!(part = netstring(buf, len, &at, &part_len)) || !valid_utf8((const unsigned char *) part, part_len)) {
             zval_ptr_dtor(out);
             ZVAL_UNDEF(out);
-            drop();
-            throw_unconfirmed(path, "malformed reply");
+            unconfirmed(path, "malformed reply");
             return false;
         }
         add_next_index_stringl(out, part, part_len);
@@ -340,8 +341,7 @@ static pyb_exchange exchange(const char *path, const char **fields, const size_t
         const char *answer = in.s ? netstring(ZSTR_VAL(in.s), ZSTR_LEN(in.s), &pos, &body_len) : NULL;
         if (answer) {
             if (pos != ZSTR_LEN(in.s)) {  /* more than one answer to one request */
-                drop();
-                throw_unconfirmed(path, "malformed reply");
+                unconfirmed(path, "malformed reply");
             } else if (reply(answer, body_len, path, out)) {
                 result = PYB_DONE;
             }
@@ -349,8 +349,7 @@ static pyb_exchange exchange(const char *path, const char **fields, const size_t
         }
         char chunk[65536];
         if (in.s && ZSTR_LEN(in.s) > REPLY_LIMIT) {
-            drop();
-            throw_unconfirmed(path, "malformed reply");
+            unconfirmed(path, "malformed reply");
             break;
         }
         ssize_t n = read(fd, chunk, sizeof chunk);
@@ -360,12 +359,10 @@ static pyb_exchange exchange(const char *path, const char **fields, const size_t
             continue;
         } else if (n < 0 && errno == EAGAIN) {
             if (wait_for(fd, POLLIN, &deadline)) continue;
-            drop();
-            throw_unconfirmed(path, "no answer within 1 s");
+            unconfirmed(path, "no answer within 1 s");
             break;
         } else {
-            drop();
-            throw_unconfirmed(path, n == 0 ? "the hub closed the connection" : strerror(errno));
+            unconfirmed(path, n == 0 ? "the hub closed the connection" : strerror(errno));
             break;
         }
     }
@@ -391,8 +388,7 @@ bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, c
     pyb_exchange result = exchange(path, fields, lens, 7, &answer);
     if (result == PYB_DONE) {
         if (zend_hash_num_elements(Z_ARRVAL(answer)) != 0) {
-            drop();
-            throw_unconfirmed(path, "malformed reply");
+            unconfirmed(path, "malformed reply");
         }
         zval_ptr_dtor(&answer);
     }
@@ -431,8 +427,7 @@ bool pyb_fast_history(const char *channel, size_t channel_len, zend_long limit, 
     } else if (count_parts < 2 || (count_parts - 2) % 3 != 0) {
         zval_ptr_dtor(return_value);
         ZVAL_UNDEF(return_value);
-        drop();
-        throw_unconfirmed(path, "malformed reply");
+        unconfirmed(path, "malformed reply");
     } else {
         zval *epoch = zend_hash_index_find(parts, 0), *top = zend_hash_index_find(parts, 1);
         for (uint32_t i = 2; i < count_parts; i += 3) {
