@@ -41,7 +41,12 @@ $(EXT_BUILD)/Makefile: config.m4 ext/core/Makefile.frag $(VPY)
 	cd $(EXT_BUILD) && $(PHPIZE) >/dev/null && ./configure -q --with-python=$(VPY) \
 	  --with-pybroadcast-hub=$(CURDIR) --with-pybroadcast-core=$(CURDIR)/$(CORE)
 
-$(EXT) $(CORE) &: $(EXT_BUILD)/Makefile $(EXT_SRC) ext/pybroadcast_arginfo.h
+# The Lua scripts the C app route runs, embedded from the files Python reads (one definition).
+LUA_IN_C  := members publish read_history
+ext/redis_scripts.h: tools/embed-lua $(LUA_IN_C:%=pybroadcast/drivers/redis/lua/%.lua)
+	$(PYTHON) tools/embed-lua $@ $(LUA_IN_C)
+
+$(EXT) $(CORE) &: $(EXT_BUILD)/Makefile $(EXT_SRC) ext/pybroadcast_arginfo.h ext/redis_scripts.h
 	cp -p ext/*.c ext/*.h ext/*.php $(EXT_BUILD)/ext/ && cp -p ext/core/*.c ext/core/*.h $(EXT_BUILD)/ext/core/
 	$(MAKE) -s -C $(EXT_BUILD)
 	mkdir -p modules && cp $(EXT_BUILD)/modules/pybroadcast.so $(EXT) && cp $(EXT_BUILD)/modules/pybroadcast_core.so $(CORE)
@@ -85,5 +90,5 @@ bench: all
 	PHP="$(PHP)" EXT="$(CURDIR)/$(EXT)" $(VPY) bench/run.py
 
 clean:
-	rm -rf build modules
+	rm -rf build modules ext/redis_scripts.h
 	find pybroadcast -name "*.so" -delete

@@ -55,7 +55,17 @@ if test "$PHP_PYTHON" != "no"; then
   AC_DEFINE_UNQUOTED([PYB_DEFAULT_CORE], ["$PHP_PYBROADCAST_CORE"], [the core shared object])
   AC_DEFINE_UNQUOTED([PYB_PYTHON_VERSION], ["$PYB_VERSION"], [the embedded Python's version])
 
-  PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c ext/app_route.c], [$ext_shared])
+  dnl hiredis (Debian: libhiredis-dev) lets app processes publish to Redis without Python.
+  AC_CHECK_HEADER([hiredis/hiredis.h], [
+    PHP_CHECK_LIBRARY([hiredis], [redisConnectWithTimeout], [
+      PHP_ADD_LIBRARY([hiredis], 1, PYBROADCAST_SHARED_LIBADD)
+      AC_DEFINE([PYB_HAVE_HIREDIS], 1, [the Redis driver's app calls run in C])
+    ], [AC_MSG_WARN([libhiredis not usable: the Redis driver's app calls will start Python])])
+  ], [AC_MSG_WARN([hiredis not found (apt-get install libhiredis-dev): the Redis driver's app calls will start Python])])
+  PHP_SUBST([PYBROADCAST_SHARED_LIBADD])
+
+  PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c ext/app_route.c ext/socket_route.c ext/redis_route.c],
+                    [$ext_shared])
   PHP_ADD_BUILD_DIR([$ext_builddir/ext])
 
   dnl The core: a plain shared object (not a PHP module) that embeds Python.

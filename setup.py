@@ -23,6 +23,7 @@ setup(
     name="pybroadcast",
     version="0.1.0",
     packages=find_packages(include=["pybroadcast", "pybroadcast.*"]),
+    package_data={"pybroadcast.drivers.redis": ["lua/*.lua"]},
     ext_modules=cythonize(
         modules,
         language_level=3,

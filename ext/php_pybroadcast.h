@@ -65,7 +65,7 @@ const pyb_core_api *pyb_core(void);  /* loads the core on first use; NULL after 
 /* ext/server.c */
 void pyb_server_init_class(zend_class_entry *ce);
 
-/* ext/app_route.c: memory-driver app calls from C. false: declined, nothing was sent (Python
+/* ext/app_route.c: the app calls from C (both drivers). false: declined, nothing was sent (Python
  * must handle the call); true: done (into return_value), or a PyBroadcast\Exception was thrown. */
 bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, const char *data, size_t data_len,
                       const char *name, size_t name_len);

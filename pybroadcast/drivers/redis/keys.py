@@ -20,7 +20,7 @@ With prefix ``P`` (setting ``redis_prefix``):
   messages, entry id ``<offset>-0``, field ``e``: the event as published (with its
   offset and epoch). Expires ``history_ttl`` after the last publish.
 
-Every transition runs in one Lua script, so it is atomic across nodes. Scripts
+Every transition runs in one Lua script (``lua/*.lua``), so it is atomic across nodes. Scripts
 that write start with a ``#!lua`` shebang (Redis 7 or later): Redis then refuses
 them whole when it is out of memory, where a legacy script would run, or stop
 halfway; the read-only script is flagged ``no-writes``.
@@ -28,6 +28,7 @@ halfway; the read-only script is flagged ``no-writes``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,137 +37,25 @@ from ...events import USER_KINDS, Event
 
 SEPARATOR = "\n"  # user ids are printable, so a newline cannot occur inside one
 
-_WRITES = "#!lua\n"
-_READS = "#!lua flags=no-writes\n"
-_NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+_SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 
-# KEYS: conns, users, channels, info. ARGV: member, user, lifetime ms, channel, user_info ("" = none).
-# Returns 1 on a join transition. The latest user_info given wins.
-JOIN = _WRITES + _NOW + """
-if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) == 0 then return 0 end
-redis.call('SADD', KEYS[3], ARGV[4])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[5]) end
-if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then return 1 end
-return 0
-"""
 
-# Shared by LEAVE and PRUNE: one connection of `user` is gone from KEYS[1]; true
-# when that was the user's last one. Then drop the channel's keys once empty.
-_DROP = """
-local function drop(user)
-  if redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
-    redis.call('HDEL', KEYS[2], user)
-    redis.call('HDEL', KEYS[4], user)
-    return true
-  end
-  return false
-end
-local function tidy(channel)
-  if redis.call('ZCARD', KEYS[1]) == 0 then
-    redis.call('DEL', KEYS[2], KEYS[4])
-    redis.call('SREM', KEYS[3], channel)
-  end
-end
-"""
+def _script(name: str) -> str:
+    """A script's text, byte for byte what Redis runs (the C app route, ext/redis_route.c,
+    embeds the same files at build time: both send the same SHA1)."""
+    with open(os.path.join(_SCRIPTS, name + ".lua"), encoding="utf-8") as file:
+        return file.read()
 
-# KEYS: conns, users, channels, info. ARGV: member, user, channel. Returns 1 on a leave transition.
-LEAVE = _WRITES + _DROP + """
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-local left = drop(ARGV[2]) and 1 or 0
-tidy(ARGV[3])
-return left
-"""
 
-# KEYS: conns. ARGV: lifetime ms, members... Extends live entries; returns the members that were missing.
-REFRESH = _WRITES + _NOW + """
-local missing = {}
-for i = 2, #ARGV do
-  if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i]) == 0
-     and not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
-    table.insert(missing, ARGV[i])
-  end
-end
-return missing
-"""
-
-# KEYS: conns, users, channels, info. ARGV: channel. Removes expired entries; returns the users who left.
-PRUNE = _WRITES + _NOW + _DROP + """
-local left = {}
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
-  redis.call('ZREM', KEYS[1], member)
-  local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
-  if drop(user) then table.insert(left, user) end
-end
-tidy(ARGV[1])
-return left
-"""
-
-# KEYS: conns [, info]. The users with at least one live connection, each once (reads only);
-# given the info key, each followed by their user_info ("" = none): user, info, user, info ...
-MEMBERS = _READS + _NOW + """
-local seen, found = {}, {}
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
-  local user = string.sub(member, 1, string.find(member, '\\n', 1, true) - 1)
-  if not seen[user] then
-    seen[user] = true
-    table.insert(found, user)
-    if KEYS[2] then table.insert(found, redis.call('HGET', KEYS[2], user) or '') end
-  end
-end
-return found
-"""
-
-# KEYS: position, stream, generation. ARGV: topic, event (JSON array of the published fields),
-# history_size, history_ttl ms, position ttl ms, a new random epoch. Gives the message the next
-# offset, records it and publishes it with [..., offset, epoch] appended, in one step; returns the
-# offset. A channel without a position starts a new epoch (and drops a stream left from the old
-# one, e.g. when the position alone was evicted); a data set without a generation gets one.
-PUBLISH = _WRITES + """
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  redis.call('SET', KEYS[3], ARGV[6], 'NX')
-  epoch = ARGV[6]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
-end
-local offset = redis.call('HINCRBY', KEYS[1], 'top', 1)
-local event = string.sub(ARGV[2], 1, -2) .. ',' .. offset .. ',"' .. epoch .. '"]'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 'e', event)
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PUBLISH', ARGV[1], event)
-return offset
-"""
-
-# KEYS: position, stream, generation. ARGV: after ("" = the newest), limit.
-# Returns {epoch, top, now, event...}: the events after offset `after` (the oldest `limit`), or
-# the newest `limit`, oldest first; `now` is the placeholder position "~<generation>:<ms>"
-# (history.placeholder), which is also the epoch of a channel without a position. Writes
-# nothing (clients can make the hub read any channel name).
-READ_HISTORY = _READS + _NOW + """
-local current = '~' .. (redis.call('GET', KEYS[3]) or '') .. ':' .. string.format('%d', now)
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then return {current, '0', current} end
-local found = {epoch, redis.call('HGET', KEYS[1], 'top'), current}
-local limit = tonumber(ARGV[2])
-if limit > 0 then
-  local entries
-  if ARGV[1] == '' then
-    entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', limit)
-    for i = #entries, 1, -1 do table.insert(found, entries[i][2][2]) end
-  else
-    entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1] .. '-0', '+', 'COUNT', limit)
-    for _, entry in ipairs(entries) do table.insert(found, entry[2][2]) end
-  end
-end
-return found
-"""
-
-# KEYS: epoch. ARGV: a new random token. Sets it if missing; returns the current one.
-EPOCH = _WRITES + """
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return redis.call('GET', KEYS[1])
-"""
+# What each one takes and returns is written at the top of its file (lua/<name>.lua).
+JOIN = _script("join")
+LEAVE = _script("leave")
+REFRESH = _script("refresh")
+PRUNE = _script("prune")
+MEMBERS = _script("members")
+PUBLISH = _script("publish")
+READ_HISTORY = _script("read_history")
+EPOCH = _script("epoch")
 
 
 class KeySpace:

@@ -1,0 +1,559 @@
+/* The Redis driver's app calls with hiredis, as pybroadcast/drivers/redis/route.py (RedisRoute)
+ * makes them with redis-py: the same commands with the same arguments (the Lua scripts are the
+ * same files, embedded at build time: ext/redis_scripts.h), one connection per process, the same
+ * timeouts (0.5 s to connect, 1 s for a reply) and the same errors.
+ *
+ * It declines (nothing sent; Python does the call and says what is wrong) for a URL it does not
+ * read exactly as redis-py would (rediss://, query options, percent-escapes...), when it cannot
+ * connect or log in, and when a read's reply is not what it expects; reads have no side
+ * effects, so Python may do them again. A publish that went out is never sent again: a lost
+ * reply raises "did not confirm" (PyBroadcast\Exception code 2), as Python does. */
+#include "app_route.h"
+
+#ifndef PYB_HAVE_HIREDIS  /* built without hiredis: Python does every Redis call */
+pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_event *event) { return PYB_DECLINED; }
+pyb_outcome pyb_redis_members(const pyb_route_settings *settings, const char *channel, size_t len, zval *out)
+{
+    return PYB_DECLINED;
+}
+pyb_outcome pyb_redis_history(const pyb_route_settings *settings, const char *channel, size_t len, zend_long limit,
+                              zval *out, zval *position)
+{
+    return PYB_DECLINED;
+}
+#else
+
+#include "zend_exceptions.h"
+#include "zend_smart_str.h"
+#include "ext/json/php_json.h"
+#include "redis_scripts.h"
+
+#include <hiredis/hiredis.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_URL "redis://127.0.0.1:6379/0"  /* settings.py */
+#define DEFAULT_PREFIX "pybroadcast"
+#define POSITION_TTL 86400.0                     /* drivers/history.py */
+#define MAX_ARGS 12
+
+static const char *const KINDS[] = {"message", "direct", "disconnect", "join", "leave"};  /* events.py */
+
+/* A redis_url as redis-py reads it (redis.connection.parse_url), for the forms taken here. */
+typedef struct {
+    bool unix_socket;
+    char host[256];  /* or the socket's path */
+    int port;
+    char user[256];
+    char password[256];
+    bool login;
+    long db;
+    char shown[1024];  /* keys.redact(url): for messages, without the password */
+} redis_target;
+
+static bool copy_part(char *to, size_t size, const char *from, size_t len)
+{
+    if (len >= size) return false;
+    memcpy(to, from, len);
+    to[len] = '\0';
+    return true;
+}
+
+static bool parse_url(const char *url, redis_target *t)
+{
+    memset(t, 0, sizeof *t);
+    if (strpbrk(url, "?#%[]\\ ")) return false;  /* options, escapes, IPv6: redis-py's to read */
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *path = url + 7;
+        t->unix_socket = true;
+        snprintf(t->shown, sizeof t->shown, "%s", url);
+        return path[0] == '/' && !strchr(path, '@') && copy_part(t->host, sizeof ((struct sockaddr_un *) 0)->sun_path,
+                                                                   path, strlen(path));
+    }
+    if (strncmp(url, "redis://", 8) != 0) return false;
+    const char *netloc = url + 8, *slash = strchr(netloc, '/');
+    const char *end = slash ? slash : netloc + strlen(netloc), *path = end;
+    const char *at = NULL;
+    for (const char *p = netloc; p < end; p++) {
+        if (*p == '@') at = p;  /* urlsplit: the last '@' ends the user info */
+    }
+    const char *host = netloc;
+    if (at) {
+        const char *colon = memchr(netloc, ':', (size_t) (at - netloc));
+        /* a user without a password, or an empty password: redis-py's rules are its own */
+        if (!colon || colon + 1 == at || !copy_part(t->user, sizeof t->user, netloc, (size_t) (colon - netloc))
+                || !copy_part(t->password, sizeof t->password, colon + 1, (size_t) (at - colon - 1))) {
+            return false;
+        }
+        t->login = true;
+        host = at + 1;
+    }
+    const char *colon = memchr(host, ':', (size_t) (end - host));
+    const char *host_end = colon ? colon : end;
+    if (host_end == host || !copy_part(t->host, sizeof t->host, host, (size_t) (host_end - host))) return false;
+    for (char *c = t->host; *c; c++) {
+        if (!isalnum((unsigned char) *c) && *c != '.' && *c != '-') return false;
+        *c = (char) tolower((unsigned char) *c);  /* urlsplit's hostname is lower case */
+    }
+    t->port = 6379;
+    if (colon) {
+        size_t digits = (size_t) (end - colon - 1);
+        if (!digits || digits > 5 || strspn(colon + 1, "0123456789") < digits) return false;
+        t->port = atoi(colon + 1);
+        if (t->port < 1 || t->port > 65535) return false;
+    }
+    if (*path && strcmp(path, "/") != 0) {  /* "/<db>"; redis-py reads other paths its own way */
+        size_t digits = strlen(path + 1);
+        if (digits > 9 || strspn(path + 1, "0123456789") != digits) return false;
+        t->db = atol(path + 1);
+    }
+    if (!t->login) {
+        snprintf(t->shown, sizeof t->shown, "%s", url);
+    } else if (colon) {
+        snprintf(t->shown, sizeof t->shown, "redis://%s:***@%s:%d%s", t->user, t->host, t->port, path);
+    } else {
+        snprintf(t->shown, sizeof t->shown, "redis://%s:***@%s%s", t->user, t->host, path);
+    }
+    return true;
+}
+
+/* --- one command ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *argv[MAX_ARGS];
+    size_t lens[MAX_ARGS];
+    int argc;
+} command;
+
+static void arg(command *cmd, const char *s, size_t len)
+{
+    cmd->argv[cmd->argc] = s;
+    cmd->lens[cmd->argc++] = len;
+}
+
+/* --- the connection, one per process (as RedisRoute keeps one) ----------------------- */
+
+static redisContext *conn;
+static pid_t conn_pid;
+static char conn_url[1024];
+
+static void drop(void)
+{
+    if (conn) redisFree(conn);  /* in a forked child this closes only the child's descriptor */
+    conn = NULL;
+}
+
+static bool ok_reply(redisReply *reply)
+{
+    bool ok = reply && reply->type == REDIS_REPLY_STATUS;
+    if (reply) freeReplyObject(reply);
+    return ok;
+}
+
+/* A connection that is logged in and on the right database; NULL when there is none (Python will
+ * try and say why). */
+static redisContext *connection(const char *url, const redis_target *t)
+{
+    if (conn && (conn_pid != getpid() || strcmp(conn_url, url) != 0)) drop();
+    if (conn) {
+        struct pollfd p = {.fd = conn->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) != 0) drop();  /* closed by Redis since (a restart, its idle timeout) */
+    }
+    if (conn) return conn;
+    struct timeval connect_timeout = {0, 500000}, command_timeout = {1, 0};  /* keys.py */
+    redisContext *c = t->unix_socket ? redisConnectUnixWithTimeout(t->host, connect_timeout)
+                                     : redisConnectWithTimeout(t->host, t->port, connect_timeout);
+    if (!c || c->err || redisSetTimeout(c, command_timeout) != REDIS_OK) {
+        if (c) redisFree(c);
+        return NULL;
+    }
+    fcntl(c->fd, F_SETFD, FD_CLOEXEC);
+    if (t->login) {
+        command auth = {.argc = 0};  /* redis-py: AUTH user password, or AUTH password */
+        arg(&auth, "AUTH", 4);
+        if (t->user[0]) arg(&auth, t->user, strlen(t->user));
+        arg(&auth, t->password, strlen(t->password));
+        if (!ok_reply(redisCommandArgv(c, auth.argc, auth.argv, auth.lens))) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    if (t->db) {
+        char db[16];
+        const char *argv[] = {"SELECT", db};
+        const size_t lens[] = {6, (size_t) snprintf(db, sizeof db, "%ld", t->db)};
+        if (!ok_reply(redisCommandArgv(c, 2, argv, lens))) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    /* A Redis answers (a TLS port, say, would not): else a first publish would be "unconfirmed"
+     * where nothing could have run. redis-py too makes a round trip when it connects. */
+    command ping = {.argc = 0};
+    arg(&ping, "PING", 4);
+    if (!ok_reply(redisCommandArgv(c, ping.argc, ping.argv, ping.lens))) {
+        redisFree(c);
+        return NULL;
+    }
+    conn = c;
+    conn_pid = getpid();
+    snprintf(conn_url, sizeof conn_url, "%s", url);
+    return c;
+}
+
+typedef enum { SENT_NOTHING, LOST, ANSWERED } exchange_result;
+
+/* Sends `cmd` and reads its reply. SENT_NOTHING: not (wholly) written, the connection is
+ * dropped and Redis ran nothing; LOST: sent, but no reply (`reason` says why). */
+static exchange_result exchange(redisContext *c, const command *cmd, redisReply **reply, const char **reason)
+{
+    *reply = NULL;
+    if (redisAppendCommandArgv(c, cmd->argc, (const char **) cmd->argv, cmd->lens) != REDIS_OK) {
+        drop();
+        return SENT_NOTHING;
+    }
+    int written = 0;
+    while (!written) {
+        if (redisBufferWrite(c, &written) != REDIS_OK) {
+            drop();
+            return SENT_NOTHING;
+        }
+    }
+    void *answer = NULL;
+    if (redisGetReply(c, &answer) != REDIS_OK || !answer) {
+        /* redis-py's words for the same failures */
+        bool timeout = c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0;  /* SO_RCVTIMEO */
+        *reason = timeout ? "Timeout reading from socket" : "Connection closed by server.";
+        drop();
+        return LOST;
+    }
+    *reply = answer;
+    return ANSWERED;
+}
+
+/* A script by its SHA1, loaded first if Redis does not have it (what redis-py's Script does). */
+static exchange_result run_script(redisContext *c, const char *sha, const char *text, command *cmd,
+                                  redisReply **reply, const char **reason)
+{
+    exchange_result result = exchange(c, cmd, reply, reason);
+    if (result != ANSWERED || (*reply)->type != REDIS_REPLY_ERROR || strncmp((*reply)->str, "NOSCRIPT", 8) != 0) {
+        return result;
+    }
+    freeReplyObject(*reply);
+    command load = {.argc = 0};
+    arg(&load, "SCRIPT", 6);
+    arg(&load, "LOAD", 4);
+    arg(&load, text, strlen(text));
+    result = exchange(c, &load, reply, reason);
+    if (result != ANSWERED || (*reply)->type != REDIS_REPLY_STRING || strcmp((*reply)->str, sha) != 0) {
+        if (result == ANSWERED) freeReplyObject(*reply);
+        drop();
+        *reply = NULL;
+        return result == SENT_NOTHING ? SENT_NOTHING : LOST;
+    }
+    freeReplyObject(*reply);
+    return exchange(c, cmd, reply, reason);
+}
+
+static void script_call(command *cmd, const char *sha, int keys)
+{
+    static char counts[4][2] = {"0", "1", "2", "3"};
+    cmd->argc = 0;
+    arg(cmd, "EVALSHA", 7);
+    arg(cmd, sha, 40);
+    arg(cmd, counts[keys], 1);
+}
+
+/* The errors route.py raises --------------------------------------------------------- */
+
+static void unconfirmed(const redis_target *t, const char *reason)
+{
+    zend_throw_exception_ex(pyb_exception_ce, PYB_CODE_UNCONFIRMED,
+        "redis at %s did not confirm the publish: %s; it may still be delivered", t->shown, reason);
+}
+
+/* An error reply, as redis-py words it (its parse_error drops a known error code). */
+static void refused(const redis_target *t, const redisReply *reply)
+{
+    static const char *const CODES[] = {"ERR", "OOM", "WRONGPASS", "EXECABORT", "LOADING", "NOSCRIPT", "READONLY",
+                                        "NOAUTH", "NOPERM", "ASK", "TRYAGAIN", "MOVED", "CLUSTERDOWN", "CROSSSLOT",
+                                        "MASTERDOWN"};
+    const char *text = reply->str, *space = strchr(text, ' ');
+    size_t code_len = space ? (size_t) (space - text) : strlen(text);
+    for (size_t i = 0; i < sizeof CODES / sizeof CODES[0]; i++) {
+        if (strlen(CODES[i]) == code_len && strncmp(text, CODES[i], code_len) == 0) {
+            text = space ? space + 1 : "";
+            break;
+        }
+    }
+    zend_throw_exception_ex(pyb_exception_ce, PYB_CODE_NOT_SENT, "redis at %s refused the request: %s", t->shown, text);
+}
+
+/* --- what is published --------------------------------------------------------------- */
+
+/* A JSON string as Python's json.dumps(ensure_ascii=False) writes it. */
+static void json_string(smart_str *out, const char *s, size_t len)
+{
+    smart_str_appendc(out, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        switch (c) {
+        case '"': smart_str_appendl(out, "\\\"", 2); break;
+        case '\\': smart_str_appendl(out, "\\\\", 2); break;
+        case '\n': smart_str_appendl(out, "\\n", 2); break;
+        case '\r': smart_str_appendl(out, "\\r", 2); break;
+        case '\t': smart_str_appendl(out, "\\t", 2); break;
+        case '\b': smart_str_appendl(out, "\\b", 2); break;
+        case '\f': smart_str_appendl(out, "\\f", 2); break;
+        default:
+            if (c < 0x20) {
+                char escaped[8];
+                snprintf(escaped, sizeof escaped, "\\u%04x", c);
+                smart_str_appendl(out, escaped, 6);
+            } else {
+                smart_str_appendc(out, (char) c);
+            }
+        }
+    }
+    smart_str_appendc(out, '"');
+}
+
+/* codec.encode: the six published fields (kind target data name exclude user) as a JSON array. */
+static void encode_event(smart_str *out, const pyb_event *e)
+{
+    smart_str_appendc(out, '[');
+    json_string(out, e->kind, strlen(e->kind));
+    smart_str_appendc(out, ',');
+    json_string(out, e->target, e->target_len);
+    smart_str_appendc(out, ',');
+    json_string(out, e->data, e->data_len);
+    smart_str_appendc(out, ',');
+    json_string(out, e->name, e->name_len);
+    smart_str_appends(out, ",\"\",\"\"]");
+    smart_str_0(out);
+}
+
+static long long milliseconds(double seconds)  /* redis/history.py _ms */
+{
+    long long ms = (long long) (seconds * 1000);
+    return ms > 1 ? ms : 1;
+}
+
+typedef struct {
+    redis_target target;
+    const char *url;
+    const char *prefix;
+} route;
+
+static bool open_route(const pyb_route_settings *settings, route *r)
+{
+    r->url = settings->redis_url ? settings->redis_url : DEFAULT_URL;
+    r->prefix = settings->redis_prefix ? settings->redis_prefix : DEFAULT_PREFIX;
+    return parse_url(r->url, &r->target);
+}
+
+pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_event *event)
+{
+    route r;
+    if (!open_route(settings, &r)) return PYB_DECLINED;
+    bool recorded = settings->history_size > 0 && strcmp(event->kind, "message") == 0;
+    smart_str topic = {0}, payload = {0}, position = {0}, stream = {0}, generation = {0};
+    if (strcmp(event->kind, "message") == 0) {  /* KeySpace.topic_for */
+        smart_str_append_printf(&topic, "%s:ch:%.*s", r.prefix, (int) event->target_len, event->target);
+    } else {
+        smart_str_append_printf(&topic, "%s:users", r.prefix);
+    }
+    smart_str_0(&topic);
+    encode_event(&payload, event);
+    command cmd = {.argc = 0};
+    char size[24], ttl[24], position_ttl[24], epoch[17];
+    if (recorded) {  /* history.publish_call */
+        unsigned char random[8];
+        if (getrandom(random, sizeof random, 0) != sizeof random) {
+            smart_str_free(&topic);
+            smart_str_free(&payload);
+            return PYB_DECLINED;
+        }
+        for (int i = 0; i < 8; i++) snprintf(epoch + 2 * i, 3, "%02x", random[i]);
+        smart_str_append_printf(&position, "%s:history:%.*s:position", r.prefix, (int) event->target_len, event->target);
+        smart_str_append_printf(&stream, "%s:history:%.*s:stream", r.prefix, (int) event->target_len, event->target);
+        smart_str_append_printf(&generation, "%s:history-generation", r.prefix);
+        script_call(&cmd, LUA_PUBLISH_SHA, 3);
+        arg(&cmd, ZSTR_VAL(position.s), ZSTR_LEN(position.s));
+        arg(&cmd, ZSTR_VAL(stream.s), ZSTR_LEN(stream.s));
+        arg(&cmd, ZSTR_VAL(generation.s), ZSTR_LEN(generation.s));
+        arg(&cmd, ZSTR_VAL(topic.s), ZSTR_LEN(topic.s));
+        arg(&cmd, ZSTR_VAL(payload.s), ZSTR_LEN(payload.s));
+        arg(&cmd, size, (size_t) snprintf(size, sizeof size, "%lld", settings->history_size));
+        arg(&cmd, ttl, (size_t) snprintf(ttl, sizeof ttl, "%lld", milliseconds(settings->history_ttl)));
+        double kept = settings->history_ttl > POSITION_TTL ? settings->history_ttl : POSITION_TTL;
+        arg(&cmd, position_ttl, (size_t) snprintf(position_ttl, sizeof position_ttl, "%lld", milliseconds(kept)));
+        arg(&cmd, epoch, 16);
+    } else {
+        arg(&cmd, "PUBLISH", 7);
+        arg(&cmd, ZSTR_VAL(topic.s), ZSTR_LEN(topic.s));
+        arg(&cmd, ZSTR_VAL(payload.s), ZSTR_LEN(payload.s));
+    }
+    pyb_outcome outcome = PYB_DECLINED;
+    redisContext *c = connection(r.url, &r.target);
+    if (c) {
+        redisReply *reply;
+        const char *reason = NULL;
+        exchange_result result = recorded ? run_script(c, LUA_PUBLISH_SHA, LUA_PUBLISH, &cmd, &reply, &reason)
+                                          : exchange(c, &cmd, &reply, &reason);
+        if (result == LOST) {
+            unconfirmed(&r.target, reason);
+            outcome = PYB_THREW;
+        } else if (result == ANSWERED) {
+            outcome = reply->type == REDIS_REPLY_ERROR ? (refused(&r.target, reply), PYB_THREW) : PYB_DONE;
+            freeReplyObject(reply);
+        }
+    }
+    smart_str_free(&topic);
+    smart_str_free(&payload);
+    smart_str_free(&position);
+    smart_str_free(&stream);
+    smart_str_free(&generation);
+    return outcome;
+}
+
+/* A read: its reply, NULL after declining (nothing to undo: reads write nothing) or throwing.
+ * Python raises "did not confirm" for a read that timed out too; another lost reply it retries. */
+static redisReply *read_script(const route *r, const char *sha, const char *text, command *cmd, pyb_outcome *outcome)
+{
+    *outcome = PYB_DECLINED;
+    redisContext *c = connection(r->url, &r->target);
+    if (!c) return NULL;
+    redisReply *reply;
+    const char *reason = NULL;
+    exchange_result result = run_script(c, sha, text, cmd, &reply, &reason);
+    if (result == LOST && strcmp(reason, "Timeout reading from socket") == 0) {
+        unconfirmed(&r->target, reason);
+        *outcome = PYB_THREW;
+    }
+    if (result != ANSWERED) return NULL;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        refused(&r->target, reply);
+        *outcome = PYB_THREW;
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+static bool text_reply(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_STRING && pyb_valid_utf8((const unsigned char *) reply->str, reply->len);
+}
+
+pyb_outcome pyb_redis_members(const pyb_route_settings *settings, const char *channel, size_t len, zval *out)
+{
+    route r;
+    if (!open_route(settings, &r)) return PYB_DECLINED;
+    smart_str conns = {0};
+    smart_str_append_printf(&conns, "%s:presence:%.*s:conns", r.prefix, (int) len, channel);
+    command cmd;
+    script_call(&cmd, LUA_MEMBERS_SHA, 1);
+    arg(&cmd, ZSTR_VAL(conns.s), ZSTR_LEN(conns.s));
+    pyb_outcome outcome;
+    redisReply *reply = read_script(&r, LUA_MEMBERS_SHA, LUA_MEMBERS, &cmd, &outcome);
+    smart_str_free(&conns);
+    if (!reply) return outcome;
+    outcome = reply->type == REDIS_REPLY_ARRAY ? PYB_DONE : PYB_DECLINED;
+    for (size_t i = 0; outcome == PYB_DONE && i < reply->elements; i++) {
+        if (!text_reply(reply->element[i])) outcome = PYB_DECLINED;
+    }
+    if (outcome == PYB_DONE) {
+        array_init_size(out, (uint32_t) reply->elements);
+        for (size_t i = 0; i < reply->elements; i++) {
+            add_next_index_stringl(out, reply->element[i]->str, reply->element[i]->len);
+        }
+    }
+    freeReplyObject(reply);
+    return outcome;
+}
+
+/* A recorded event (codec.decode) with its eight fields: its message into `list`; false for
+ * anything else, which Python then judges. */
+static bool add_recorded(zval *list, const redisReply *raw)
+{
+    zval fields;
+    if (raw->type != REDIS_REPLY_STRING || php_json_decode_ex(&fields, raw->str, raw->len, 0, 2) != SUCCESS) {
+        return false;
+    }
+    bool ok = Z_TYPE(fields) == IS_ARRAY && zend_hash_num_elements(Z_ARRVAL(fields)) == 8
+        && zend_array_is_list(Z_ARRVAL(fields));
+    zval *f[8];
+    for (int i = 0; ok && i < 8; i++) {
+        f[i] = zend_hash_index_find(Z_ARRVAL(fields), i);
+        ok = i == 6 ? Z_TYPE_P(f[i]) == IS_LONG && Z_LVAL_P(f[i]) > 0 : Z_TYPE_P(f[i]) == IS_STRING;
+    }
+    bool known = false;
+    for (size_t k = 0; ok && k < sizeof KINDS / sizeof KINDS[0]; k++) known |= zend_string_equals_cstr(Z_STR_P(f[0]), KINDS[k], strlen(KINDS[k]));
+    if (ok && known) {
+        pyb_history_add(list, Z_LVAL_P(f[6]), Z_STRVAL_P(f[2]), Z_STRLEN_P(f[2]), Z_STRVAL_P(f[3]), Z_STRLEN_P(f[3]));
+    }
+    zval_ptr_dtor(&fields);
+    return ok && known;
+}
+
+pyb_outcome pyb_redis_history(const pyb_route_settings *settings, const char *channel, size_t len, zend_long limit,
+                              zval *out, zval *position)
+{
+    route r;
+    if (!open_route(settings, &r)) return PYB_DECLINED;
+    if (settings->history_size == 0) {  /* history is off: nothing to read */
+        array_init(out);
+        if (position) ZEND_TRY_ASSIGN_REF_NULL(position);
+        return PYB_DONE;
+    }
+    smart_str position_key = {0}, stream = {0}, generation = {0};
+    smart_str_append_printf(&position_key, "%s:history:%.*s:position", r.prefix, (int) len, channel);
+    smart_str_append_printf(&stream, "%s:history:%.*s:stream", r.prefix, (int) len, channel);
+    smart_str_append_printf(&generation, "%s:history-generation", r.prefix);
+    char count[24];
+    command cmd;
+    script_call(&cmd, LUA_READ_HISTORY_SHA, 3);  /* history.read_call */
+    arg(&cmd, ZSTR_VAL(position_key.s), ZSTR_LEN(position_key.s));
+    arg(&cmd, ZSTR_VAL(stream.s), ZSTR_LEN(stream.s));
+    arg(&cmd, ZSTR_VAL(generation.s), ZSTR_LEN(generation.s));
+    arg(&cmd, "", 0);
+    arg(&cmd, count, (size_t) snprintf(count, sizeof count, ZEND_LONG_FMT, limit));
+    pyb_outcome outcome;
+    redisReply *reply = read_script(&r, LUA_READ_HISTORY_SHA, LUA_READ_HISTORY, &cmd, &outcome);
+    smart_str_free(&position_key);
+    smart_str_free(&stream);
+    smart_str_free(&generation);
+    if (!reply) return outcome;
+    /* {epoch, top, now, event...} (history.page) */
+    outcome = PYB_DECLINED;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3 && text_reply(reply->element[0])
+            && text_reply(reply->element[1]) && text_reply(reply->element[2])
+            && reply->element[1]->len && reply->element[1]->len <= 18
+            && strspn(reply->element[1]->str, "0123456789") == reply->element[1]->len) {
+        array_init(out);
+        outcome = PYB_DONE;
+        for (size_t i = 3; outcome == PYB_DONE && i < reply->elements; i++) {
+            if (!add_recorded(out, reply->element[i])) outcome = PYB_DECLINED;
+        }
+        if (outcome == PYB_DONE) {
+            pyb_history_position(position, reply->element[0]->str, reply->element[0]->len,
+                                 ZEND_STRTOL(reply->element[1]->str, NULL, 10));
+        } else {
+            zval_ptr_dtor(out);
+            ZVAL_UNDEF(out);
+        }
+    }
+    freeReplyObject(reply);
+    return outcome;
+}
+
+#endif

@@ -1,0 +1,308 @@
+"""The Redis driver's app calls from C (ext/redis_route.c) are Python's RedisRoute, command for command.
+
+Each case runs in two fresh PHP processes against a real redis-server, emptied before each run:
+once as is (the C route takes it, or declines and Python does) and once with Python forced (a
+setting the C route leaves to Python: `listen`). The outcomes and every command Redis ran
+(its own MONITOR record, scripts' inner calls included) must match.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from typing import Any, Iterator
+
+import pytest
+import redis
+
+from harness.processes import free_port, php_command
+from harness.redis_server import RedisServer
+from pybroadcast.drivers.redis import keys as redis_keys
+from support import client, next_event, php_string as B, run_php
+from test_app_route_c import CORPUS as MEMORY_CORPUS, FORCE_PYTHON, _random_corpus
+
+MEMBERS = [b"7\nc1", b"alice\nc2", "é\nc3".encode(), b"7\nc4"]
+CONNECTION_SETUP = ("CLIENT", "HELLO", "AUTH", "SELECT", "PING")  # redis-py and hiredis log in their own way
+
+
+class Monitor:
+    """Every command a real redis-server runs, from its MONITOR feed."""
+
+    def __init__(self, server: RedisServer) -> None:
+        self._sock = socket.create_connection(("127.0.0.1", server.port))
+        self._sock.sendall(b"MONITOR\r\n")
+        self._lines: list[str] = []
+        self._seen = threading.Condition()
+        self._control = server.client()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        buffer = b""
+        while chunk := self._sock.recv(65536):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\r\n")
+            with self._seen:
+                self._lines += [line.decode("utf-8", "replace") for line in lines]
+                self._seen.notify_all()
+
+    def commands(self, run: Any) -> list[str]:
+        """The commands run while `run()` ran, without the connection setup."""
+        mark = uuid.uuid4().hex
+        self._control.echo(f"start-{mark}")
+        run()
+        self._control.echo(f"end-{mark}")
+        with self._seen:
+            assert self._seen.wait_for(lambda: any(f"end-{mark}" in line for line in self._lines), timeout=10)
+            lines = self._lines[:]
+        start = next(i for i, line in enumerate(lines) if f"start-{mark}" in line)
+        end = next(i for i, line in enumerate(lines) if f"end-{mark}" in line)
+        found = [line.split("] ", 1)[1] for line in lines[start + 1:end] if "] " in line]
+        return [c for c in found if not c.startswith(tuple(f'"{name}"' for name in CONNECTION_SETUP))]
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    own = RedisServer()  # emptied before every run: not the session's shared one
+    yield own
+    own.stop()
+
+
+@pytest.fixture(scope="module")
+def monitor(server: RedisServer) -> Iterator[Monitor]:
+    watching = Monitor(server)
+    yield watching
+    watching.close()
+
+
+def _normal(text: str, server: RedisServer) -> str:
+    text = re.sub(r"\b[0-9a-f]{16}\b", "EPOCH", text)  # history.new_epoch(): random
+    text = re.sub(r"~[0-9a-f]*:\d+", "~PLACEHOLDER", text)
+    text = re.sub(r'"\(\d{13}"', '"(NOW"', text)  # Redis's clock, read by the members script
+    return text.replace(str(server.port), "PORT")
+
+
+def run_case(server: RedisServer, monitor: Monitor, code: str, ini: dict[str, str] | None = None,
+             env: dict[str, str] | None = None) -> tuple[str, list[str], bool]:
+    """(outcome, commands Redis ran, whether Python was loaded), from an emptied Redis with three
+    users present in `news` and no script cached."""
+    control = server.client()
+    control.flushall()
+    control.script_flush()
+    control.zadd("pybroadcast:presence:news:conns", {member: 9e15 for member in MEMBERS})
+    script = (f"try {{ $r = {code}; echo json_encode([$r, array_key_exists('p', get_defined_vars()) ? $p : 'unset']);"
+              f" }} catch (Throwable $e) {{ echo get_class($e), '|', $e->getCode(), '|',"
+              f" $e->getMessage(); }} echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
+    settings = {"pybroadcast.driver": "redis", "pybroadcast.redis_url": f"redis://127.0.0.1:{server.port}/0",
+                **(ini or {})}
+    result: Any = None
+
+    def run() -> None:
+        nonlocal result
+        result = run_php(script, ini=settings, env=env)
+
+    commands = monitor.commands(run)
+    outcome, _, engine = result.stdout.rpartition("|")
+    assert engine in ("py", "c"), result.stdout + result.stderr
+    return _normal(outcome, server), [_normal(c, server) for c in commands], engine == "py"
+
+
+def same_both_ways(server: RedisServer, monitor: Monitor, code: str, ini: dict[str, str] | None = None,
+                   env: dict[str, str] | None = None) -> tuple[str, list[str], bool]:
+    fast = run_case(server, monitor, code, ini, env)
+    python = run_case(server, monitor, code, {**(ini or {}), **FORCE_PYTHON}, env)
+    assert python[2] or "ValueError" in python[0], "Python was not forced"  # (PHP itself refused the arguments)
+    assert fast[:2] == python[:2], (code, fast, python)
+    return fast
+
+
+LIMITS = {"pybroadcast.max_message_size": "64"}
+REDIS_CORPUS = [
+    "[broadcast('news', 'a'), broadcast('news', 'b', 'Ev'), getChannelHistory('news', 5, $p)]",
+    "[broadcast('news', 'a'), broadcast('news', 'b'), broadcast('news', 'c'), getChannelHistory('news', 2, $p)]",
+    "getChannelHistory('news', 5, $p)", "getChannelHistory('news', 0, $p)", "getChannelHistory('quiet')",
+    "[broadcast('news', " + B('ünï "q" \\ \t\n\r\b\f\x01\x1f\x7f\u2028 🎉') + "), getChannelHistory('news', 1, $p)]",
+    "getChannelUsers('news')", "getChannelUsers('empty')",
+    "[broadcastToUser(7, 'x', 'N'), disconnectUser('alice')]",
+]
+
+
+@pytest.mark.parametrize("code", MEMORY_CORPUS + REDIS_CORPUS)
+def test_the_c_route_does_what_python_does(server: RedisServer, monitor: Monitor, code: str) -> None:
+    same_both_ways(server, monitor, code, LIMITS)
+
+
+def test_a_seeded_random_corpus_gets_the_same_answers_and_commands(server: RedisServer, monitor: Monitor) -> None:
+    taken_by_c = 0
+    for code in _random_corpus(seed=11, count=100):
+        taken_by_c += not same_both_ways(server, monitor, code, LIMITS)[2]
+    assert taken_by_c >= 20, taken_by_c  # the corpus reaches the C route, not only Python
+
+
+def test_plain_calls_never_start_python(server: RedisServer, monitor: Monitor) -> None:
+    outcome, commands, python = run_case(
+        server, monitor, "[broadcast('news', 'x', 'Ev'), broadcastToUser(7, 'é'), disconnectUser('alice'),"
+                         " getChannelUsers('news'), getChannelHistory('news', 5, $p)]")
+    assert python is False
+    assert outcome == ('[[null,null,null,["7","alice","\\u00e9"],[{"offset":1,"data":"x","event":"Ev"}]],'
+                       '{"epoch":"EPOCH","offset":1}]')
+    sha = {name: hashlib.sha1(text.encode()).hexdigest()
+           for name, text in (("publish", redis_keys.PUBLISH), ("members", redis_keys.MEMBERS),
+                              ("read", redis_keys.READ_HISTORY))}
+    top = [c for c in commands if not c.startswith("[") and not c.startswith('"SCRIPT"')]
+    assert [c.split('" "')[:2] for c in top if c.startswith('"EVALSHA"')] == [
+        ['"EVALSHA', sha[name]] for name in ("publish", "publish", "members", "members", "read", "read")]
+    # the same scripts as Python's (lua/*.lua): NOSCRIPT (the cache was flushed), loaded, run by SHA1
+    assert sum(c.startswith('"SCRIPT" "LOAD"') for c in commands) == 3
+    assert '"PUBLISH" "pybroadcast:users" "[\\"direct\\",\\"7\\",\\"\\xc3\\xa9\\",\\"\\",\\"\\",\\"\\"]"' in top
+
+
+@pytest.mark.parametrize("settings", [
+    {"pybroadcast.history_size": "0"}, {"pybroadcast.history_size": "3"}, {"pybroadcast.history_ttl": "0.5"},
+    {"pybroadcast.history_ttl": "100000"}, {"pybroadcast.history_ttl": "1e3"}, {"pybroadcast.redis_prefix": "app1"},
+    {"pybroadcast.redis_prefix": " app1 "}, {"pybroadcast.driver": "REDIS"},
+])
+def test_settings_are_read_as_python_reads_them(server: RedisServer, monitor: Monitor, settings: dict[str, str]) -> None:
+    code = "[broadcast('news', 'a'), broadcast('news', 'b'), broadcast('news', 'c'), getChannelHistory('news', 9, $p)]"
+    same_both_ways(server, monitor, code, settings)
+
+
+@pytest.mark.parametrize("url, c_takes_it", [
+    ("redis://127.0.0.1:PORT", True), ("redis://127.0.0.1:PORT/", True), ("redis://LocalHost:PORT/0", True),
+    ("redis://127.0.0.1:PORT/1", True), ("redis://127.0.0.1:PORT/0?socket_timeout=2", False),
+    ("redis://127.0.0.1:PORT/x", False), ("redis://:wrong@127.0.0.1:PORT/0", False),
+    ("redis://127.0.0.1:FREE/0", False),
+])
+def test_urls_are_read_as_redis_py_reads_them(server: RedisServer, monitor: Monitor, url: str, c_takes_it: bool) -> None:
+    url = url.replace("PORT", str(server.port)).replace("FREE", str(free_port()))
+    outcome, _, python = same_both_ways(server, monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
+                                        {"pybroadcast.redis_url": url})
+    assert python is not c_takes_it, outcome
+
+
+def test_a_password_is_used_and_never_shown(server: RedisServer) -> None:
+    control = server.client()
+    control.config_set("requirepass", "s3cr:et")
+    try:
+        for url in (f"redis://:s3cr:et@127.0.0.1:{server.port}/0", f"redis://default:s3cr:et@127.0.0.1:{server.port}/0"):
+            with PhpWorker({"pybroadcast.driver": "redis", "pybroadcast.redis_url": url}) as php:
+                assert php.call("return broadcast('news', 'a');") == "null|c"
+        assert redis.Redis.from_url(url).xlen("pybroadcast:history:news:stream") == 2
+        for wrong in (f"redis://:nope@127.0.0.1:{server.port}/0", f"redis://default:nope@LOCALHOST:{server.port}/0"):
+            with PhpWorker({"pybroadcast.driver": "redis", "pybroadcast.redis_url": wrong}) as php:
+                answer = php.call("return broadcast('news', 'a');")
+            assert "nope" not in answer and ":***@" in answer and answer.endswith("|py"), answer
+    finally:
+        redis.Redis.from_url(f"redis://:s3cr:et@127.0.0.1:{server.port}/0").config_set("requirepass", "")
+
+
+class PhpWorker:
+    """A long-lived PHP process (as a php-fpm worker is) that runs one statement per call."""
+
+    def __init__(self, ini: dict[str, str]) -> None:
+        code = ("while (($line = fgets(STDIN)) !== false) { try { echo json_encode(eval(base64_decode($line))); }"
+                " catch (Throwable $e) { echo get_class($e), '|', $e->getCode(), '|', $e->getMessage(); }"
+                " echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c', \"\\n\"; }")
+        self.process = subprocess.Popen(php_command("-r", code, ini=ini), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+
+    def call(self, statement: str) -> str:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(base64.b64encode(statement.encode()).decode() + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().rstrip("\n")
+
+    def __enter__(self) -> PhpWorker:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+def test_a_refusal_is_pythons_error(server: RedisServer) -> None:
+    """A Redis out of memory refuses the publish script whole (it writes): the same error both ways."""
+    control = server.client()
+    control.flushall()
+    control.config_set("maxmemory", "1")
+    try:
+        outcomes = [run_php("try { broadcast('news', 'a'); } catch (Throwable $e) { echo get_class($e), '|',"
+                            " $e->getCode(), '|', $e->getMessage(); }",
+                            ini={"pybroadcast.driver": "redis", "pybroadcast.redis_url": server.url, **extra}).stdout
+                    for extra in ({}, FORCE_PYTHON)]
+    finally:
+        control.config_set("maxmemory", "0")
+    assert outcomes == [f"PyBroadcast\\Exception|1|redis at {server.url} refused the request:"
+                        " command not allowed when used memory > 'maxmemory'."] * 2
+
+
+def test_no_redis_is_pythons_error(server: RedisServer, monitor: Monitor) -> None:
+    port = free_port()
+    result = run_php("try { broadcast('news', 'a'); } catch (Throwable $e) { echo get_class($e), '|', $e->getMessage(); }",
+                     ini={"pybroadcast.driver": "redis", "pybroadcast.redis_url": f"redis://127.0.0.1:{port}/0"})
+    assert result.stdout.startswith(f"PyBroadcast\\Exception|redis at redis://127.0.0.1:{port}/0 unreachable"), result.stdout
+
+
+def test_a_silent_redis_is_unconfirmed_within_a_second() -> None:
+    """A real redis-server stopped (SIGSTOP) after the connection was made: the publish goes out,
+    no answer comes; the error says so within about the command timeout, and nothing is resent."""
+    silent = RedisServer()
+    assert silent.process is not None
+    try:
+        with PhpWorker({"pybroadcast.driver": "redis", "pybroadcast.redis_url": silent.url}) as php:
+            assert php.call("return broadcast('news', 'warm');") == "null|c"
+            os.kill(silent.process.pid, signal.SIGSTOP)
+            started = time.monotonic()
+            answer = php.call("return broadcast('news', 'lost?');")
+            took = time.monotonic() - started
+            os.kill(silent.process.pid, signal.SIGCONT)
+            assert answer == (f"PyBroadcast\\Exception|2|redis at {silent.url} did not confirm the publish:"
+                              " Timeout reading from socket; it may still be delivered|c"), answer
+            assert 0.9 <= took <= 3, took  # bounded by the 1 s command timeout, not a hang
+            assert silent.client().xlen("pybroadcast:history:news:stream") == 2  # it ran once, when Redis woke
+            assert php.call("return broadcast('news', 'after');") == "null|c"  # a new connection
+    finally:
+        os.kill(silent.process.pid, signal.SIGCONT)
+        silent.stop()
+
+
+def test_a_long_lived_process_outlives_a_redis_restart() -> None:
+    """php-fpm workers keep their connection: a Redis restart between requests is noticed before
+    sending (the connection reads as closed), and the call reconnects."""
+    restartable = RedisServer()
+    try:
+        with PhpWorker({"pybroadcast.driver": "redis", "pybroadcast.redis_url": restartable.url}) as php:
+            assert php.call("return broadcast('news', 'one');") == "null|c"
+            restartable.stop()
+            restartable.start()  # empty: history starts again
+            assert php.call("return broadcast('news', 'two');") == "null|c"
+            assert php.call("return getChannelHistory('news');") == '[{"offset":1,"data":"two","event":null}]|c'
+    finally:
+        restartable.stop()
+
+
+async def test_a_redis_hub_delivers_what_c_sent(make_hub: Any, redis_server: RedisServer) -> None:
+    prefix = f"croute{os.getpid()}"
+    options = {"driver": "redis", "redis_url": redis_server.url, "redis_prefix": prefix}
+    hub = make_hub({"options": options})
+    ws = await client(hub, "7")
+    await ws.send('{"action": "subscribe", "channel": "news"}')
+    await next_event(ws, "subscribed")
+    ini = {f"pybroadcast.{k}": v for k, v in options.items()}
+    result = hub.php(f"broadcast('news', {B('héllo 🎉')}, 'Ev'); broadcastToUser(7, 'to you');"
+                     " echo str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';", ini=ini)
+    assert result.stdout == "c", result.stderr
+    message = await next_event(ws, "message")
+    assert (message["data"], message["name"], message["offset"]) == ("héllo 🎉", "Ev", 1)
+    assert (await next_event(ws, "direct"))["data"] == "to you"
+    await ws.close()
