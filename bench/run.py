@@ -30,6 +30,7 @@ from harness.processes import EXT, LogWatcher, free_port, php_command, short_tem
 from bench.clients import PUSHER_KEY, worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
 from bench import history as history_bench  # noqa: E402
+from bench.app_calls import warm_calls  # noqa: E402
 from pybroadcast import client as app  # noqa: E402
 from pybroadcast.dialects.native import NativeDialect  # noqa: E402
 from pybroadcast.dialects.pusher import PusherDialect  # noqa: E402
@@ -343,6 +344,8 @@ def main() -> None:
         "large": fanout(args.large, [max(r * args.subscribers // args.large, 1) for r in rates[::2]], args.seconds,
                         processes=4),
         "fpm": [fpm_costs(samples=5 if args.quick else 15), redis_first_call],
+        "warm": warm_calls(HubProcess, HUB_CPUS, LOAD_CPUS, runs=1 if args.quick else 5,
+                           calls=2000 if args.quick else 20000),
         "load": [load_cost(runs=5 if args.quick else 30)],
         "flood": flood_impact(HubProcess, start_clients, report, percentile, app.broadcast, LOAD_CPUS,
                               seconds=1 if args.quick else 4),
@@ -358,6 +361,8 @@ def main() -> None:
     print(table(f"Fan-out to {args.large:,} subscribers of one channel (compare p99 with the first table)",
                 results["large"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
+    print(table("Warm app calls from PHP (CLI, 20,000 calls each), the app process on the server's core or the other one",
+                results["warm"]))
     print(table("Loading the extension without calling it (php -r '')", results["load"]))
     print(table("One client flooding frames: 100 subscribers at 100 msg/s, broadcast() from this process",
                 results["flood"]))

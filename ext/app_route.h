@@ -35,6 +35,11 @@ typedef struct {
 
 bool pyb_valid_utf8(const unsigned char *s, size_t len);
 
+/* Waits for `fd` to be readable by polling it for up to PYB_SPIN_NS; false if it is not by then
+ * (the caller then sleeps in poll()). See app_route.c for why. */
+#define PYB_SPIN_NS 50000
+bool pyb_spin_until_readable(int fd);
+
 /* getChannelHistory()'s result, built the same way by every route. */
 void pyb_history_add(zval *list, zend_long offset, const char *data, size_t data_len, const char *name,
                      size_t name_len);

@@ -228,6 +228,7 @@ static exchange_result exchange(redisContext *c, const command *cmd, redisReply 
         }
     }
     void *answer = NULL;
+    pyb_spin_until_readable(c->fd);  /* then hiredis reads (or sleeps, up to the 1 s timeout) */
     if (redisGetReply(c, &answer) != REDIS_OK || !answer) {
         /* redis-py's words for the same failures */
         bool timeout = c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0;  /* SO_RCVTIMEO */

@@ -191,6 +191,7 @@ static pyb_outcome exchange(const char *path, const char **fields, const size_t 
 
     smart_str in = {0};
     pyb_outcome result = PYB_THREW;
+    bool spun = false;
     while (true) {
         size_t pos = 0, body_len;
         const char *answer = in.s ? netstring(ZSTR_VAL(in.s), ZSTR_LEN(in.s), &pos, &body_len) : NULL;
@@ -213,6 +214,10 @@ static pyb_outcome exchange(const char *path, const char **fields, const size_t 
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && errno == EAGAIN) {
+            if (!spun) {
+                spun = true;
+                if (pyb_spin_until_readable(fd)) continue;
+            }
             if (wait_for(fd, POLLIN, &deadline)) continue;
             unconfirmed(path, "no answer within 1 s");
             break;
