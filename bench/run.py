@@ -31,6 +31,7 @@ from bench.clients import PUSHER_KEY, worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
 from bench import history as history_bench  # noqa: E402
 from bench.app_calls import warm_calls  # noqa: E402
+from bench.reuse_port import one_vs_two  # noqa: E402
 from pybroadcast import client as app  # noqa: E402
 from pybroadcast.dialects.native import NativeDialect  # noqa: E402
 from pybroadcast.dialects.pusher import PusherDialect  # noqa: E402
@@ -326,6 +327,8 @@ def main() -> None:
     try:
         two_nodes = fanout(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
         redis_first_call = fpm_costs(samples=3 if args.quick else 8, redis_url=redis.url)
+        reuse_port = one_vs_two(HubProcess, redis.url, ALL_CPUS, subscribers=200 if args.quick else 2000,
+                                messages=500 if args.quick else 10000, runs=1 if args.quick else 3)
         history = {
             "overhead": history_bench.overhead(fanout, args.subscribers, [min(rates), max(rates)], args.seconds,
                                                redis.url, rounds=1 if args.quick else 2),
@@ -350,6 +353,7 @@ def main() -> None:
         "flood": flood_impact(HubProcess, start_clients, report, percentile, app.broadcast, LOAD_CPUS,
                               seconds=1 if args.quick else 4),
         "history": history,
+        "reuse_port": reuse_port,
     }
     print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
     print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis;"
@@ -370,6 +374,8 @@ def main() -> None:
                 history["overhead"]))
     print(table("The Redis publish path from an app process (RedisRoute), history off vs on", history["publish"]))
     print(table("Recovering 100 missed messages: subscribe with since -> the 100th message", history["recovery"]))
+    print(table("Saturation: a burst to one channel, one hub vs two hubs on one port (reuse_port, Redis), alternating",
+                results["reuse_port"]))
     os.makedirs(ROOT / "build", exist_ok=True)
     (ROOT / "build" / "bench.json").write_text(json.dumps(results, indent=2))
     print(f"\nraw figures: {ROOT / 'build' / 'bench.json'}")
