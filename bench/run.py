@@ -1,5 +1,6 @@
 """make bench: fan-out (1,000 and 10,000 subscribers), memory per connection (19,000 held by one hub),
-broadcast() cost in php-fpm (time and PSS), load cost, flood impact, what history costs.
+broadcast() cost in php-fpm (time and PSS), warm app calls by placement, load cost, flood impact,
+what history costs, one hub vs two on one port; ends with a summary table.
 
 Prints a table and writes build/bench.json. Numbers depend on the machine and
 its load: compare figures from one run, not across machines.
@@ -32,6 +33,7 @@ from bench.flood import flood_impact  # noqa: E402
 from bench import history as history_bench  # noqa: E402
 from bench.app_calls import warm_calls  # noqa: E402
 from bench.reuse_port import one_vs_two  # noqa: E402
+from bench.summary import summary  # noqa: E402
 from pybroadcast import client as app  # noqa: E402
 from pybroadcast.dialects.native import NativeDialect  # noqa: E402
 from pybroadcast.dialects.pusher import PusherDialect  # noqa: E402
@@ -376,6 +378,9 @@ def main() -> None:
     print(table("Recovering 100 missed messages: subscribe with since -> the 100th message", history["recovery"]))
     print(table("Saturation: a burst to one channel, one hub vs two hubs on one port (reuse_port, Redis), alternating",
                 results["reuse_port"]))
+    results["summary"] = summary(results)
+    print(table("Summary: app-process cost and hub scale, this run beside the figures recorded before (issue 11)",
+                results["summary"]))
     os.makedirs(ROOT / "build", exist_ok=True)
     (ROOT / "build" / "bench.json").write_text(json.dumps(results, indent=2))
     print(f"\nraw figures: {ROOT / 'build' / 'bench.json'}")

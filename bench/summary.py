@@ -1,0 +1,64 @@
+"""The one table of make bench: the figures of the per-process cost and hub scale work (issue 11),
+this run's beside those recorded before it, with the goal and whether this run meets it."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+# Recorded before the work (issue 11, this machine): CLI for the first call and memory.
+BEFORE = {
+    "first_memory": "17-38 (CLI)", "first_redis": "111-300 (CLI)", "pss_memory": "6.6", "pss_redis": "23",
+    "warm_memory": "86-150", "warm_redis": "64 (fpm)", "idle": "17.5", "held": "-", "large": "-", "reuse": "-",
+}
+
+
+def _warm(rows: list[dict[str, Any]], call: str, route: str) -> dict[str, float]:
+    return {r["app_process"]: r["warm_call_us_median"] for r in rows if r["call"] == call and r["route"] == route}
+
+
+def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
+    fpm = {r["driver"]: r for r in results["fpm"]}
+    warm = results["warm"]
+    memory = results["memory"][0]
+    rows: list[dict[str, Any]] = []
+
+    def row(figure: str, before: str, now: Any, goal: str, met: bool) -> None:
+        rows.append({"figure": figure, "before": before, "now": now, "goal": goal, "met": "yes" if met else "NO"})
+
+    for driver in ("memory", "redis"):
+        first = fpm[driver]["first_call_ms_median"]
+        row(f"first broadcast() in a fresh php-fpm worker, {driver} (ms)", BEFORE[f"first_{driver}"], first,
+            "<= 2", first <= 2)
+    for driver in ("memory", "redis"):
+        pss = round(fpm[driver]["pss_added_kib_median"] / 1024, 2)
+        row(f"PSS the API adds to a php-fpm worker, {driver} (MB)", BEFORE[f"pss_{driver}"], pss, "<= 1", pss <= 1)
+    for call in ("broadcast()", "getChannelUsers()"):
+        found = _warm(warm, call, "memory: hub command socket")
+        row(f"warm {call}, memory (us; app on the hub's core / the other)", BEFORE["warm_memory"] if call == "broadcast()"
+            else "-", f"{found['same core']} / {found['other core']}", "<= 30", max(found.values()) <= 30)
+    script = _warm(warm, "broadcast()", "redis, history on: publish script")
+    publish = _warm(warm, "broadcast()", "redis, history off: PUBLISH")
+    extra = max(script[p] - publish[p] for p in script)
+    row("warm broadcast(), redis: publish script beyond one round trip (a PUBLISH) (us)", BEFORE["warm_redis"],
+        f"{script['same core']} / {script['other core']} (+{extra:.1f})", "<= +20", extra <= 20)
+    members = _warm(warm, "getChannelUsers()", "redis: members script")
+    extra = max(members[p] - publish[p] for p in members)
+    row("warm getChannelUsers(), redis: beyond one round trip (us)", "-",
+        f"{members['same core']} / {members['other core']} (+{extra:.1f})", "<= +20", extra <= 20)
+    row("idle authenticated connection, hub RSS (KiB)", BEFORE["idle"], memory["kib_per_connection"], "<= 8",
+        memory["kib_per_connection"] <= 8)
+    row("connections one hub holds (fd cap 20,000)", BEFORE["held"], memory["connections"], ">= 19,000",
+        memory["connections"] >= 19000)
+    native = [r for r in results["fanout"] if r["nodes"] == 1 and r["dialect"] == "native"]
+    small = {r["offered_per_s"]: r["p99_ms"] for r in native}
+    for large in results["large"]:
+        base = small.get(large["offered_per_s"]) or small[min(small, key=lambda d: abs(d - large["offered_per_s"]))]
+        row(f"fan-out p99 at {large['offered_per_s']:,} deliveries/s: {large['subscribers']:,} vs"
+            f" {native[0]['subscribers']:,} subscribers (ms)",
+            BEFORE["large"], f"{large['p99_ms']} vs {base}",
+            "no worse", large["p99_ms"] <= base and large["delivered_pct"] >= 100)
+    ratios = [r["vs_one_hub"] for r in results["reuse_port"] if r["hubs"] == 2]
+    ratio = round(statistics.median(ratios), 2)
+    row("two hubs on one port vs one hub, at saturation (x)", BEFORE["reuse"], ratio, ">= 1.8", ratio >= 1.8)
+    return rows
