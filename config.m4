@@ -55,10 +55,20 @@ if test "$PHP_PYTHON" != "no"; then
   AC_DEFINE_UNQUOTED([PYB_DEFAULT_CORE], ["$PHP_PYBROADCAST_CORE"], [the core shared object])
   AC_DEFINE_UNQUOTED([PYB_PYTHON_VERSION], ["$PYB_VERSION"], [the embedded Python's version])
 
-  dnl hiredis (Debian: libhiredis-dev) lets app processes publish to Redis without Python.
+  dnl hiredis (Debian: libhiredis-dev) lets app processes publish to Redis without Python. Linked
+  dnl statically when its archive is there: nothing more for PHP to load at start, nothing to install.
   AC_CHECK_HEADER([hiredis/hiredis.h], [
     PHP_CHECK_LIBRARY([hiredis], [redisConnectWithTimeout], [
-      PHP_ADD_LIBRARY([hiredis], 1, PYBROADCAST_SHARED_LIBADD)
+      PYB_HIREDIS_A=""
+      for dir in `$CC -print-multi-os-directory >/dev/null 2>&1 && $CC -print-search-dirs | sed -n 's/^libraries: =//p' | tr ':' ' '`; do
+        if test -z "$PYB_HIREDIS_A" && test -f "$dir/libhiredis.a"; then PYB_HIREDIS_A="$dir/libhiredis.a"; fi
+      done
+      if test -n "$PYB_HIREDIS_A"; then
+        dnl (its symbols kept inside: another module may bring its own hiredis)
+        PYBROADCAST_SHARED_LIBADD="$PYBROADCAST_SHARED_LIBADD $PYB_HIREDIS_A -Wl,--exclude-libs,libhiredis.a"
+      else
+        PHP_ADD_LIBRARY([hiredis], 1, PYBROADCAST_SHARED_LIBADD)
+      fi
       AC_DEFINE([PYB_HAVE_HIREDIS], 1, [the Redis driver's app calls run in C])
     ], [AC_MSG_WARN([libhiredis not usable: the Redis driver's app calls will start Python])])
   ], [AC_MSG_WARN([hiredis not found (apt-get install libhiredis-dev): the Redis driver's app calls will start Python])])

@@ -254,13 +254,17 @@ static exchange_result run_script(redisContext *c, const char *sha, const char *
     arg(&load, "LOAD", 4);
     arg(&load, text, strlen(text));
     result = exchange(c, &load, reply, reason);
-    if (result != ANSWERED || (*reply)->type != REDIS_REPLY_STRING || strcmp((*reply)->str, sha) != 0) {
-        if (result == ANSWERED) freeReplyObject(*reply);
-        drop();
-        *reply = NULL;
-        return result == SENT_NOTHING ? SENT_NOTHING : LOST;
+    if (result != ANSWERED || (*reply)->type == REDIS_REPLY_ERROR) {
+        return result;  /* nothing ran (NOSCRIPT), or what went wrong, as Python reports it */
     }
+    bool loaded = (*reply)->type == REDIS_REPLY_STRING && strcmp((*reply)->str, sha) == 0;
     freeReplyObject(*reply);
+    *reply = NULL;
+    if (!loaded) {  /* not the script we sent: not a Redis we understand */
+        *reason = "malformed reply";
+        drop();
+        return LOST;
+    }
     return exchange(c, cmd, reply, reason);
 }
 

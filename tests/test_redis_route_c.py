@@ -246,6 +246,26 @@ def test_a_refusal_is_pythons_error(server: RedisServer) -> None:
                         " command not allowed when used memory > 'maxmemory'."] * 2
 
 
+def test_a_script_redis_will_not_load_is_pythons_error(server: RedisServer) -> None:
+    """An ACL user who may run scripts by SHA1 but not load them: the same refusal both ways."""
+    control = server.client()
+    control.flushall()
+    control.script_flush()
+    control.acl_setuser("app", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                        commands=["+@all", "-script|load"])
+    url = f"redis://app:pw@127.0.0.1:{server.port}/0"
+    try:
+        outcomes = [run_php("try { broadcast('news', 'a'); } catch (Throwable $e) { echo get_class($e), '|',"
+                            " $e->getCode(), '|', $e->getMessage(); }",
+                            ini={"pybroadcast.driver": "redis", "pybroadcast.redis_url": url, **extra}).stdout
+                    for extra in ({}, FORCE_PYTHON)]
+    finally:
+        control.acl_deluser("app")
+    assert outcomes[0] == outcomes[1], outcomes
+    assert outcomes[0].startswith(f"PyBroadcast\\Exception|1|redis at redis://app:***@127.0.0.1:{server.port}/0"
+                                  " refused the request: this user has no permissions to run the 'script|load' command"), outcomes[0]
+
+
 def test_no_redis_is_pythons_error(server: RedisServer, monitor: Monitor) -> None:
     port = free_port()
     result = run_php("try { broadcast('news', 'a'); } catch (Throwable $e) { echo get_class($e), '|', $e->getMessage(); }",
