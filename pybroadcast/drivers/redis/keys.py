@@ -40,18 +40,24 @@ SEPARATOR = "\n"  # user ids are printable, so a newline cannot occur inside one
 _SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 
 
-def _script(name: str) -> str:
-    """A script's text, byte for byte what Redis runs (the C app route, ext/redis_route.c,
-    embeds the same files at build time: both send the same SHA1)."""
+def _read(name: str) -> str:
     with open(os.path.join(_SCRIPTS, name + ".lua"), encoding="utf-8") as file:
         return file.read()
 
 
+def _script(name: str, *fragments: str) -> str:
+    """A script's text, byte for byte what Redis runs: its file, with `fragments` (files of shared
+    functions) after its first line, the shebang. The C app route (ext/redis_route.c) embeds the
+    files of the scripts it runs at build time, which have no fragments: both send the same SHA1."""
+    shebang, _, body = _read(name).partition("\n")
+    return "\n".join([shebang, *(_read(fragment) for fragment in fragments), body])
+
+
 # What each one takes and returns is written at the top of its file (lua/<name>.lua).
 JOIN = _script("join")
-LEAVE = _script("leave")
+LEAVE = _script("leave", "presence_drop")
 REFRESH = _script("refresh")
-PRUNE = _script("prune")
+PRUNE = _script("prune", "presence_drop")
 MEMBERS = _script("members")
 PUBLISH = _script("publish")
 READ_HISTORY = _script("read_history")
