@@ -66,6 +66,10 @@ class Endpoint:
         user, dialect = connection.pybroadcast  # type: ignore[attr-defined]
         if not await dialect.admit(connection):
             return
+        # The handshake's headers served their purpose; websockets keeps them (and the response)
+        # for the connection's life otherwise: ~3 KiB a connection (tracemalloc).
+        connection.request.headers.clear()
+        connection.response = None
         peer = Peer(connection, f"{self._node}.{next(self._ids)}", user, self._outbox, dialect)
         hub = self._hub
         hub.attach(peer)
