@@ -42,6 +42,10 @@ log = logging.getLogger("pybroadcast")
 class HubConnection(ServerConnection):
     frame_rate: float = 100.0  # set per server by `configured()`
     api: Any = None  # the Pusher HTTP API, when a Pusher key is configured
+    # Slots, not instance attributes: a dozen more keys in websockets' instance dict turn it from a
+    # key-sharing dict (~300 bytes) into a table of its own (~1.6 KiB), for every connection.
+    __slots__ = ("_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head", "_over_limit",
+                 "_http", "_body", "_request", "_answering", "_api_task", "pybroadcast")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
