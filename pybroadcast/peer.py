@@ -27,7 +27,7 @@ class FramingError(RuntimeError):
 
 class Peer:
     __slots__ = ("connection", "transport", "id", "user", "dialect", "channels", "identities", "dialect_state",
-                 "pending", "closed", "_outbox")
+                 "pending", "closed", "ping", "_outbox")
 
     def __init__(self, connection: Any, peer_id: str, user: str | None, outbox: Outbox, dialect: Any = None) -> None:
         if connection.protocol.extensions:
@@ -44,6 +44,7 @@ class Peer:
         self.dialect_state: Any = None  # what the dialect keeps per connection (Pusher: client-event budget)
         self.pending: list[bytes] = []
         self.closed = False
+        self.ping: asyncio.Task[None] | None = None  # the keepalive ping awaiting its pong (keepalive.py)
         self._outbox = outbox
 
     def send(self, frame: bytes) -> None:

@@ -32,6 +32,7 @@ from .errors import BroadcastError
 from .hooks import NAMES as callback_names
 from .hub import Hub
 from .in_hub_route import InHubRoute
+from .keepalive import Keepalive
 from .peer import Outbox
 
 log = logging.getLogger("pybroadcast")
@@ -153,8 +154,8 @@ class Runtime:
                 create_connection=HubConnection.configured(settings.max_frame_rate, api),
                 compression=None,  # per-message deflate costs ~50 KiB per idle connection
                 max_size=settings.max_message_size,
-                ping_interval=settings.ping_interval,
-                ping_timeout=settings.ping_interval,
+                ping_interval=None,  # one Keepalive for the hub instead of a task per connection
+                ping_timeout=None,
                 close_timeout=CLOSE_TIMEOUT,
                 reuse_port=settings.reuse_port == "on",  # several hubs, one port: the kernel spreads connections
                 logger=logging.getLogger("websockets.server"),
@@ -169,8 +170,11 @@ class Runtime:
         bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
         endpoints = "WebSocket endpoint /ws" + (", Pusher /app/{key} and HTTP API /apps/{app_id}/..." if api else "")
         log.info("listening on %s (%s, driver %s)", bound, endpoints, settings.driver)
+        keepalive = Keepalive(asyncio.get_running_loop(), hub.registry.peers, settings.ping_interval)
+        keepalive.start()
         self._ready.set()
         await self._stopping.wait()
+        keepalive.stop()
         log.info("shutting down: closing %d connections (1001, or their dialect's own code)", len(hub.registry.peers))
         for peer in list(hub.registry.peers.values()):
             if peer.dialect.shutdown_code != 1001:

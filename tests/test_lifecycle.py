@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -64,6 +65,58 @@ async def test_slow_client_is_closed_and_others_are_not_delayed(hub: Hub) -> Non
     assert not hub.log.matching(r"closing slow client .* user=fast")
     slow.close()
     await fast.close()
+
+
+def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """(opcode, payload) of one unmasked server frame."""
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            assert chunk, "the hub closed the connection"
+            data += chunk
+        return data
+
+    first, second = exactly(2)
+    length = second & 0x7F
+    if length >= 126:
+        length = int.from_bytes(exactly(2 if length == 126 else 8), "big")
+    return first & 0x0F, exactly(length)
+
+
+def test_a_client_that_answers_pings_is_kept(make_hub) -> None:
+    """The hub's one keepalive timer pings every connection each ping_interval; a client that answers
+    every ping stays (and still gets messages) while a silent one beside it is dropped."""
+    hub = make_hub({"options": {"ping_interval": 0.3}})
+    silent = raw_client(hub, "9", "room")
+    talker = raw_client(hub, "8", "room")
+    talker.settimeout(10)
+
+    def next_message() -> bytes:
+        """The talker's next text frame, answering every ping on the way; counts the pings."""
+        nonlocal pings
+        while True:
+            opcode, payload = _read_frame(talker)
+            if opcode == 0x1:
+                return payload
+            if opcode == 0x9:  # ping -> pong with the same payload, masked
+                mask = os.urandom(4)
+                talker.sendall(bytes([0x8A, 0x80 | len(payload)]) + mask
+                               + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+                pings += 1
+
+    pings = 0
+    while not hub.log.matching(r"disconnected user=9 .* code=1006"):  # the silent one: 2 rounds + close timeout
+        assert hub.php("broadcast('room', 'tick');").returncode == 0
+        while b"tick" not in next_message():  # (answering pings meanwhile)
+            pass
+    assert hub.php("broadcast('room', 'still here');").returncode == 0
+    while b"still here" not in next_message():
+        pass
+    assert pings >= 4, pings  # it was pinged (and answered) throughout
+    assert not hub.log.matching(r"no pong .* user=8|disconnected user=8")
+    silent.close()
+    talker.close()
 
 
 async def test_unresponsive_client_is_dropped_by_keepalive(make_hub) -> None:

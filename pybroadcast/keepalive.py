@@ -1,0 +1,78 @@
+"""Keepalive for every connection of a hub, on one timer.
+
+websockets' own keepalive is a task per connection (~1.4 KiB each, measured, and a timer each).
+This pings every open connection every ``interval`` seconds and closes (1011) one whose previous
+ping got no pong by the next round: websockets' rule with ``ping_timeout = ping_interval``, which
+the hub used, on one timer. Only admitted connections (peers) are pinged: a connection is admitted
+right after its handshake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.protocol import State
+
+log = logging.getLogger("pybroadcast")
+
+SLICE = 200
+
+
+class Keepalive:
+    def __init__(self, loop: asyncio.AbstractEventLoop, peers: Mapping[str, Any], interval: float) -> None:
+        self._loop = loop
+        self._peers = peers
+        self._interval = interval
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._timer = self._loop.call_later(self._interval, self._round)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _round(self) -> None:
+        self._timer = self._loop.call_later(self._interval, self._round)
+        self._slice(list(self._peers.values()), 0)
+
+    def _slice(self, peers: list[Any], start: int) -> None:
+        """SLICE peers per loop turn: a round over 19,000 connections in one go would hold up
+        deliveries for a fraction of a second."""
+        if start + SLICE < len(peers):
+            self._loop.call_soon(self._slice, peers, start + SLICE)
+        for peer in peers[start:start + SLICE]:
+            if self._peers.get(peer.id) is not peer:  # gone since the round began
+                continue
+            if peer.ping is not None:  # the last round's ping is still unanswered
+                peer.ping.cancel()
+                peer.ping = None
+                log.info("closing connection=%s user=%s: no pong within %g s", peer.id, peer.user, self._interval)
+                task = self._loop.create_task(_close(peer.connection))
+                self._closing.add(task)  # (the loop keeps only a weak reference to a task)
+                task.add_done_callback(self._closing.discard)
+            elif peer.connection.protocol.state is State.OPEN:
+                peer.ping = self._loop.create_task(_ping(peer))
+
+
+async def _ping(peer: Any) -> None:
+    try:
+        pong = await peer.connection.ping()
+        await pong
+    except ConnectionClosed:
+        pass
+    peer.ping = None
+
+
+async def _close(connection: Any) -> None:
+    try:
+        await connection.close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+    except ConnectionClosed:
+        pass
