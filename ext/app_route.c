@@ -133,6 +133,24 @@ static bool plain_seconds(const char *s, double *seconds)
     return *seconds > 0;
 }
 
+/* The memory driver's command socket: the one set, or socket_trust.default_path(); false if too long. */
+static bool socket_path(const char *set, char *path, size_t size)
+{
+    int n;
+    if (set) {
+        n = snprintf(path, size, "%s", set);
+    } else {
+        const char *temp = getenv("TMPDIR");
+        if (!temp || !*temp) temp = getenv("TEMP");
+        if (!temp || !*temp) temp = getenv("TMP");
+        if (!temp || !*temp) temp = "/tmp";
+        size_t len = strlen(temp);
+        n = snprintf(path, size, "%s%spybroadcast-%u/hub.sock", temp, temp[len - 1] == '/' ? "" : "/",
+                     (unsigned) geteuid());
+    }
+    return n >= 0 && (size_t) n < size;
+}
+
 /* The settings Python would use (settings.resolve: environment > php.ini > default); false: decline. */
 static bool resolve(pyb_route_settings *out)
 {
@@ -183,24 +201,9 @@ static bool resolve(pyb_route_settings *out)
             break;
         }
     }
-    int n;
-    char *path = out->socket_path;
-    size_t path_size = sizeof out->socket_path;
-    if (socket_value) {
-        n = snprintf(path, path_size, "%s", socket_value);
-    } else {  /* socket_trust.default_path() */
-        const char *temp = getenv("TMPDIR");
-        if (!temp || !*temp) temp = getenv("TEMP");
-        if (!temp || !*temp) temp = getenv("TMP");
-        if (!temp || !*temp) temp = "/tmp";
-        size_t len = strlen(temp);
-        n = snprintf(path, path_size, "%s%spybroadcast-%u/hub.sock", temp, temp[len - 1] == '/' ? "" : "/",
-                     (unsigned) geteuid());
-    }
-    if (!out->redis && (n < 0 || (size_t) n >= path_size)) return false;
     const char *limit = ini_text("max_message_size");
     out->max_message = limit ? strtoll(limit, NULL, 10) : DEFAULT_MAX_MESSAGE;
-    return true;
+    return out->redis || socket_path(socket_value, out->socket_path, sizeof out->socket_path);
 }
 
 /* Why spin: a reply comes back in ~20 µs, but a process that sleeps for it must be woken by the

@@ -176,32 +176,27 @@ static redisContext *connection(const char *url, const redis_target *t)
         return NULL;
     }
     fcntl(c->fd, F_SETFD, FD_CLOEXEC);
+    /* AUTH (redis-py: user and password, or the password alone), SELECT, then a PING: a Redis answers
+     * (a TLS port, say, would not), else a first publish would be "unconfirmed" where nothing could
+     * have run. redis-py too makes a round trip when it connects. */
+    command setup[3] = {{.argc = 0}};
+    int count = 0;
+    char db[16];
     if (t->login) {
-        command auth = {.argc = 0};  /* redis-py: AUTH user password, or AUTH password */
-        arg(&auth, "AUTH", 4);
-        if (t->user[0]) arg(&auth, t->user, strlen(t->user));
-        arg(&auth, t->password, strlen(t->password));
-        if (!ok_reply(redisCommandArgv(c, auth.argc, auth.argv, auth.lens))) {
-            redisFree(c);
-            return NULL;
-        }
+        arg(&setup[count], "AUTH", 4);
+        if (t->user[0]) arg(&setup[count], t->user, strlen(t->user));
+        arg(&setup[count++], t->password, strlen(t->password));
     }
     if (t->db) {
-        char db[16];
-        const char *argv[] = {"SELECT", db};
-        const size_t lens[] = {6, (size_t) snprintf(db, sizeof db, "%ld", t->db)};
-        if (!ok_reply(redisCommandArgv(c, 2, argv, lens))) {
+        arg(&setup[count], "SELECT", 6);
+        arg(&setup[count++], db, (size_t) snprintf(db, sizeof db, "%ld", t->db));
+    }
+    arg(&setup[count++], "PING", 4);
+    for (int i = 0; i < count; i++) {
+        if (!ok_reply(redisCommandArgv(c, setup[i].argc, setup[i].argv, setup[i].lens))) {
             redisFree(c);
             return NULL;
         }
-    }
-    /* A Redis answers (a TLS port, say, would not): else a first publish would be "unconfirmed"
-     * where nothing could have run. redis-py too makes a round trip when it connects. */
-    command ping = {.argc = 0};
-    arg(&ping, "PING", 4);
-    if (!ok_reply(redisCommandArgv(c, ping.argc, ping.argv, ping.lens))) {
-        redisFree(c);
-        return NULL;
     }
     conn = c;
     conn_pid = getpid();
@@ -209,10 +204,12 @@ static redisContext *connection(const char *url, const redis_target *t)
     return c;
 }
 
-typedef enum { SENT_NOTHING, LOST, ANSWERED } exchange_result;
+typedef enum { SENT_NOTHING, LOST, TIMED_OUT, ANSWERED } exchange_result;
+
+#define TIMEOUT_REASON "Timeout reading from socket"  /* redis-py's words */
 
 /* Sends `cmd` and reads its reply. SENT_NOTHING: not (wholly) written, the connection is
- * dropped and Redis ran nothing; LOST: sent, but no reply (`reason` says why). */
+ * dropped and Redis ran nothing; LOST or TIMED_OUT: sent, but no reply (`reason` says why). */
 static exchange_result exchange(redisContext *c, const command *cmd, redisReply **reply, const char **reason)
 {
     *reply = NULL;
@@ -232,9 +229,9 @@ static exchange_result exchange(redisContext *c, const command *cmd, redisReply 
     if (redisGetReply(c, &answer) != REDIS_OK || !answer) {
         /* redis-py's words for the same failures */
         bool timeout = c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0;  /* SO_RCVTIMEO */
-        *reason = timeout ? "Timeout reading from socket" : "Connection closed by server.";
+        *reason = timeout ? TIMEOUT_REASON : "Connection closed by server.";
         drop();
-        return LOST;
+        return timeout ? TIMED_OUT : LOST;
     }
     *reply = answer;
     return ANSWERED;
@@ -304,52 +301,43 @@ static void refused(const redis_target *t, const redisReply *reply)
 
 /* --- what is published --------------------------------------------------------------- */
 
-/* A JSON string as Python's json.dumps(ensure_ascii=False) writes it. */
-static void json_string(smart_str *out, const char *s, size_t len)
-{
-    smart_str_appendc(out, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        switch (c) {
-        case '"': smart_str_appendl(out, "\\\"", 2); break;
-        case '\\': smart_str_appendl(out, "\\\\", 2); break;
-        case '\n': smart_str_appendl(out, "\\n", 2); break;
-        case '\r': smart_str_appendl(out, "\\r", 2); break;
-        case '\t': smart_str_appendl(out, "\\t", 2); break;
-        case '\b': smart_str_appendl(out, "\\b", 2); break;
-        case '\f': smart_str_appendl(out, "\\f", 2); break;
-        default:
-            if (c < 0x20) {
-                char escaped[8];
-                snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                smart_str_appendl(out, escaped, 6);
-            } else {
-                smart_str_appendc(out, (char) c);
-            }
-        }
-    }
-    smart_str_appendc(out, '"');
-}
-
-/* codec.encode: the six published fields (kind target data name exclude user) as a JSON array. */
+/* codec.encode: the six published fields (kind target data name exclude user) as a JSON array,
+ * written as Python's json.dumps(ensure_ascii=False, separators=(",", ":")) writes it: PHP's encoder
+ * with nothing but control characters, quotes and backslashes escaped. */
 static void encode_event(smart_str *out, const pyb_event *e)
 {
-    smart_str_appendc(out, '[');
-    json_string(out, e->kind, strlen(e->kind));
-    smart_str_appendc(out, ',');
-    json_string(out, e->target, e->target_len);
-    smart_str_appendc(out, ',');
-    json_string(out, e->data, e->data_len);
-    smart_str_appendc(out, ',');
-    json_string(out, e->name, e->name_len);
-    smart_str_appends(out, ",\"\",\"\"]");
+    zval fields;
+    array_init_size(&fields, 6);
+    add_next_index_string(&fields, e->kind);
+    add_next_index_stringl(&fields, e->target, e->target_len);
+    add_next_index_stringl(&fields, e->data, e->data_len);
+    add_next_index_stringl(&fields, e->name, e->name_len);
+    add_next_index_str(&fields, ZSTR_EMPTY_ALLOC());
+    add_next_index_str(&fields, ZSTR_EMPTY_ALLOC());
+    php_json_encode_ex(out, &fields, PHP_JSON_UNESCAPED_UNICODE | PHP_JSON_UNESCAPED_SLASHES
+                                      | PHP_JSON_UNESCAPED_LINE_TERMINATORS, 2);
     smart_str_0(out);
+    zval_ptr_dtor(&fields);
 }
 
 static long long milliseconds(double seconds)  /* redis/history.py _ms */
 {
     long long ms = (long long) (seconds * 1000);
     return ms > 1 ? ms : 1;
+}
+
+/* KeySpace.history_keys: [position, stream, generation] of a channel, as KEYS of `cmd`. */
+static void history_keys(command *cmd, smart_str keys[3], const char *prefix, const char *channel, size_t len)
+{
+    smart_str_append_printf(&keys[0], "%s:history:%.*s:position", prefix, (int) len, channel);
+    smart_str_append_printf(&keys[1], "%s:history:%.*s:stream", prefix, (int) len, channel);
+    smart_str_append_printf(&keys[2], "%s:history-generation", prefix);
+    for (int i = 0; i < 3; i++) arg(cmd, ZSTR_VAL(keys[i].s), ZSTR_LEN(keys[i].s));
+}
+
+static void free_keys(smart_str keys[3])
+{
+    for (int i = 0; i < 3; i++) smart_str_free(&keys[i]);
 }
 
 typedef struct {
@@ -370,7 +358,7 @@ pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_even
     route r;
     if (!open_route(settings, &r)) return PYB_DECLINED;
     bool recorded = settings->history_size > 0 && strcmp(event->kind, "message") == 0;
-    smart_str topic = {0}, payload = {0}, position = {0}, stream = {0}, generation = {0};
+    smart_str topic = {0}, payload = {0}, keys[3] = {{0}};
     if (strcmp(event->kind, "message") == 0) {  /* KeySpace.topic_for */
         smart_str_append_printf(&topic, "%s:ch:%.*s", r.prefix, (int) event->target_len, event->target);
     } else {
@@ -388,13 +376,8 @@ pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_even
             return PYB_DECLINED;
         }
         for (int i = 0; i < 8; i++) snprintf(epoch + 2 * i, 3, "%02x", random[i]);
-        smart_str_append_printf(&position, "%s:history:%.*s:position", r.prefix, (int) event->target_len, event->target);
-        smart_str_append_printf(&stream, "%s:history:%.*s:stream", r.prefix, (int) event->target_len, event->target);
-        smart_str_append_printf(&generation, "%s:history-generation", r.prefix);
         script_call(&cmd, LUA_PUBLISH_SHA, 3);
-        arg(&cmd, ZSTR_VAL(position.s), ZSTR_LEN(position.s));
-        arg(&cmd, ZSTR_VAL(stream.s), ZSTR_LEN(stream.s));
-        arg(&cmd, ZSTR_VAL(generation.s), ZSTR_LEN(generation.s));
+        history_keys(&cmd, keys, r.prefix, event->target, event->target_len);
         arg(&cmd, ZSTR_VAL(topic.s), ZSTR_LEN(topic.s));
         arg(&cmd, ZSTR_VAL(payload.s), ZSTR_LEN(payload.s));
         arg(&cmd, size, (size_t) snprintf(size, sizeof size, "%lld", settings->history_size));
@@ -414,7 +397,7 @@ pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_even
         const char *reason = NULL;
         exchange_result result = recorded ? run_script(c, LUA_PUBLISH_SHA, LUA_PUBLISH, &cmd, &reply, &reason)
                                           : exchange(c, &cmd, &reply, &reason);
-        if (result == LOST) {
+        if (result == LOST || result == TIMED_OUT) {
             unconfirmed(&r.target, reason);
             outcome = PYB_THREW;
         } else if (result == ANSWERED) {
@@ -424,9 +407,7 @@ pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_even
     }
     smart_str_free(&topic);
     smart_str_free(&payload);
-    smart_str_free(&position);
-    smart_str_free(&stream);
-    smart_str_free(&generation);
+    free_keys(keys);
     return outcome;
 }
 
@@ -440,7 +421,7 @@ static redisReply *read_script(const route *r, const char *sha, const char *text
     redisReply *reply;
     const char *reason = NULL;
     exchange_result result = run_script(c, sha, text, cmd, &reply, &reason);
-    if (result == LOST && strcmp(reason, "Timeout reading from socket") == 0) {
+    if (result == TIMED_OUT) {
         unconfirmed(&r->target, reason);
         *outcome = PYB_THREW;
     }
@@ -520,23 +501,16 @@ pyb_outcome pyb_redis_history(const pyb_route_settings *settings, const char *ch
         if (position) ZEND_TRY_ASSIGN_REF_NULL(position);
         return PYB_DONE;
     }
-    smart_str position_key = {0}, stream = {0}, generation = {0};
-    smart_str_append_printf(&position_key, "%s:history:%.*s:position", r.prefix, (int) len, channel);
-    smart_str_append_printf(&stream, "%s:history:%.*s:stream", r.prefix, (int) len, channel);
-    smart_str_append_printf(&generation, "%s:history-generation", r.prefix);
+    smart_str keys[3] = {{0}};
     char count[24];
     command cmd;
     script_call(&cmd, LUA_READ_HISTORY_SHA, 3);  /* history.read_call */
-    arg(&cmd, ZSTR_VAL(position_key.s), ZSTR_LEN(position_key.s));
-    arg(&cmd, ZSTR_VAL(stream.s), ZSTR_LEN(stream.s));
-    arg(&cmd, ZSTR_VAL(generation.s), ZSTR_LEN(generation.s));
+    history_keys(&cmd, keys, r.prefix, channel, len);
     arg(&cmd, "", 0);
     arg(&cmd, count, (size_t) snprintf(count, sizeof count, ZEND_LONG_FMT, limit));
     pyb_outcome outcome;
     redisReply *reply = read_script(&r, LUA_READ_HISTORY_SHA, LUA_READ_HISTORY, &cmd, &outcome);
-    smart_str_free(&position_key);
-    smart_str_free(&stream);
-    smart_str_free(&generation);
+    free_keys(keys);
     if (!reply) return outcome;
     /* {epoch, top, now, event...} (history.page) */
     outcome = PYB_DECLINED;
