@@ -14,7 +14,7 @@ import statistics
 import subprocess
 from typing import Any
 
-from harness.processes import php_command
+from harness.processes import cpu_seconds, php_command
 from harness.redis_server import RedisServer
 
 CALLS = {"broadcast()": "broadcast('warm', 'warm message number ' . $i)", "getChannelUsers()": "getChannelUsers('warm')"}
@@ -24,11 +24,6 @@ for ($i = 0; $i < $n; $i++) %(call)s;
 $wall = (hrtime(true) - $t) / 1e3 / $n; $r1 = getrusage();
 $cpu = 0; foreach (['ru_utime', 'ru_stime'] as $k) { $cpu += ($r1["$k.tv_sec"] - $r0["$k.tv_sec"]) * 1e6 + ($r1["$k.tv_usec"] - $r0["$k.tv_usec"]); }
 printf('%%.2f %%.2f', $wall, $cpu / $n);"""
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def warm_calls(hub_class: Any, server_cpus: set[int], other_cpus: set[int], runs: int,
@@ -51,12 +46,12 @@ def warm_calls(hub_class: Any, server_cpus: set[int], other_cpus: set[int], runs
         for _ in range(runs):
             for placement, cpus in (("same core", server_cpus), ("other core", other_cpus)):
                 for call, route, ini, server in routes:
-                    before = _cpu_seconds(server)
+                    before = cpu_seconds(server)
                     out = subprocess.run(["taskset", "-c", ",".join(map(str, sorted(cpus))),
                                           *php_command("-r", CODE % {"call": CALLS[call]}, ini=ini)],
                                          capture_output=True, text=True, env={**os.environ, "CALLS": str(calls)},
                                          check=True)
-                    server_us = (_cpu_seconds(server) - before) / calls * 1e6
+                    server_us = (cpu_seconds(server) - before) / calls * 1e6
                     wall, client = map(float, out.stdout.split())
                     samples.setdefault((call, placement, route), []).append((wall, client, server_us))
     finally:

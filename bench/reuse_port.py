@@ -9,6 +9,7 @@ generator needs little of the cores the hubs share with it.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import re
@@ -41,22 +42,24 @@ def _drain(port: int, count: int, hubs: int, control: Any) -> None:
     are closed): subscribe, learn the frame size from one message, then count bytes of the
     burst until each has them all; reports when the last one has."""
     os.sched_setaffinity(0, range(os.cpu_count() or 1))  # wherever the hubs leave room
+    per_hub = count // hubs
     by_hub: dict[str, list[socket.socket]] = {}
     spare = []
-    while sum(min(len(group), count // hubs) for group in by_hub.values()) < count or len(by_hub) < hubs:
-        sock, node = _connect(port, f"s{len(spare) + sum(map(len, by_hub.values()))}")
+    for user in itertools.count():
+        if sum(map(len, by_hub.values())) == per_hub * hubs:
+            break
+        sock, node = _connect(port, f"s{user}")
         group = by_hub.setdefault(node, [])
-        (group if len(group) < count // hubs else spare).append(sock)
+        (group if len(group) < per_hub else spare).append(sock)
     for sock in spare:
         sock.close()
     sockets = [sock for group in by_hub.values() for sock in group]
-    frames: dict[socket.socket, bytes] = {}
     for sock in sockets:
         sock.sendall(masked_text(subscribe_frame("native", CHANNEL)))
-        frames[sock] = b""
     for sock in sockets:
-        while b"subscribed" not in frames[sock]:
-            frames[sock] += sock.recv(4096)
+        seen = b""
+        while b"subscribed" not in seen:
+            seen += sock.recv(4096)
     control.send("subscribed")
     size = 0
     for sock in sockets:  # one message each: its frame size (all are the same)
@@ -90,7 +93,7 @@ def saturation(hub_class: Any, redis_url: str, hub_cpus: list[set[int]], subscri
     from pybroadcast.drivers.redis import codec, keys
     from pybroadcast.events import MESSAGE, Event
 
-    from harness.processes import free_port
+    from harness.processes import cpu_seconds, free_port
 
     port = free_port()
     prefix = f"sat{os.getpid()}-{len(hub_cpus)}"
@@ -121,8 +124,8 @@ def saturation(hub_class: Any, redis_url: str, hub_cpus: list[set[int]], subscri
         burst = client.pipeline(transaction=False)
         for _ in range(messages):
             burst.publish(topic, codec.encode(Event(MESSAGE, CHANNEL, PAYLOAD)))
-        cpu_before = [_cpu(hub.process.pid) for hub in hubs]
-        load_before = sum(_cpu(worker.pid) for worker in workers)
+        cpu_before = [cpu_seconds(hub.process.pid) for hub in hubs]
+        load_before = sum(cpu_seconds(worker.pid) for worker in workers)
         started = time.monotonic()
         burst.execute()
         finished = []
@@ -130,8 +133,8 @@ def saturation(hub_class: Any, redis_url: str, hub_cpus: list[set[int]], subscri
             assert pipe.poll(120), "the subscribers did not get the whole burst"
             finished.append(pipe.recv())
         seconds = max(finished) - started
-        hub_cpu = [(_cpu(hub.process.pid) - before) / seconds for hub, before in zip(hubs, cpu_before)]
-        load_cpu = (sum(_cpu(worker.pid) for worker in workers) - load_before) / seconds
+        hub_cpu = [(cpu_seconds(hub.process.pid) - before) / seconds for hub, before in zip(hubs, cpu_before)]
+        load_cpu = (sum(cpu_seconds(worker.pid) for worker in workers) - load_before) / seconds
         for pipe in pipes:
             pipe.send("stop")
     finally:
@@ -140,15 +143,10 @@ def saturation(hub_class: Any, redis_url: str, hub_cpus: list[set[int]], subscri
         for hub in hubs:
             hub.process.kill()  # (a graceful stop would close 2,000 connections one by one)
             hub.process.wait(30)
-    deliveries = messages * (subscribers // processes) * processes
+    deliveries = messages * (subscribers // processes // len(hubs)) * len(hubs) * processes  # (as _drain holds)
     return {"hubs": len(hubs), "subscribers": deliveries // messages, "messages": messages,
             "deliveries_per_s": round(deliveries / seconds), "seconds": round(seconds, 2),
             "hub_cpu_pct": "+".join(str(round(c * 100)) for c in hub_cpu), "subscribers_cpu_pct": round(load_cpu * 100)}
-
-
-def _cpu(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def one_vs_two(hub_class: Any, redis_url: str, cpus: list[int], subscribers: int, messages: int,

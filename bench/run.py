@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from harness.processes import EXT, LogWatcher, free_port, php_command, short_tempdir  # noqa: E402
+from harness.processes import EXT, LogWatcher, cpu_seconds, free_port, php_command, short_tempdir  # noqa: E402
 
 from bench.clients import PUSHER_KEY, worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
@@ -38,16 +38,10 @@ from pybroadcast import client as app  # noqa: E402
 from pybroadcast.dialects.native import NativeDialect  # noqa: E402
 from pybroadcast.dialects.pusher import PusherDialect  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Two cores: the hub gets one, the load (clients and publisher) the other.
 ALL_CPUS = sorted(os.sched_getaffinity(0))
 HUB_CPUS = {ALL_CPUS[0]}
 LOAD_CPUS = set(ALL_CPUS[1:]) or HUB_CPUS
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def rss_kib(pid: int) -> int:

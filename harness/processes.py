@@ -31,6 +31,12 @@ def php_command(*args: str, ini: dict[str, str] | None = None) -> list[str]:
     return command + list(args)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_php(code: str, ini: dict[str, str] | None = None, env: dict[str, str] | None = None,
             timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(php_command("-r", code, ini=ini), capture_output=True, text=True,

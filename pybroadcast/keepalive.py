@@ -29,7 +29,6 @@ class Keepalive:
         self._peers = peers
         self._interval = interval
         self._timer: asyncio.TimerHandle | None = None
-        self._closing: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._timer = self._loop.call_later(self._interval, self._round)
@@ -55,9 +54,7 @@ class Keepalive:
                 peer.ping.cancel()
                 peer.ping = None
                 log.info("closing connection=%s user=%s: no pong within %g s", peer.id, peer.user, self._interval)
-                task = self._loop.create_task(_close(peer.connection))
-                self._closing.add(task)  # (the loop keeps only a weak reference to a task)
-                task.add_done_callback(self._closing.discard)
+                peer.close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
             elif peer.connection.protocol.state is State.OPEN:
                 peer.ping = self._loop.create_task(_ping(peer))
 
@@ -69,10 +66,3 @@ async def _ping(peer: Any) -> None:
     except ConnectionClosed:
         pass
     peer.ping = None
-
-
-async def _close(connection: Any) -> None:
-    try:
-        await connection.close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-    except ConnectionClosed:
-        pass

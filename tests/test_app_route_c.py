@@ -79,16 +79,23 @@ def recording() -> Iterator[RecordingHub]:
     hub.close()
 
 
-def run_case(hub: RecordingHub, code: str, ini: dict[str, str] | None = None) -> tuple[str, list[bytes], bool]:
-    """(outcome, requests the hub got, whether Python was loaded)."""
-    hub.requests.clear()
+def php_outcome(code: str, ini: dict[str, str], env: dict[str, str] | None = None) -> tuple[str, bool]:
+    """`code` (an expression) in a fresh PHP process: its outcome (the JSON of [value, $p], or the
+    exception's class, code and message) and whether Python was loaded."""
     script = (f"try {{ $r = {code}; echo json_encode([$r, array_key_exists('p', get_defined_vars()) ? $p : 'unset']);"
               f" }} catch (Throwable $e) {{ echo get_class($e), '|', $e->getCode(), '|',"
               f" $e->getMessage(); }} echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
-    result = run_php(script, ini={"pybroadcast.socket": hub.path, **(ini or {})})
+    result = run_php(script, ini=ini, env=env)
     outcome, _, engine = result.stdout.rpartition("|")
     assert engine in ("py", "c"), result.stdout + result.stderr
-    return outcome.replace(hub.path, "SOCKET"), list(hub.requests), engine == "py"
+    return outcome, engine == "py"
+
+
+def run_case(hub: RecordingHub, code: str, ini: dict[str, str] | None = None) -> tuple[str, list[bytes], bool]:
+    """(outcome, requests the hub got, whether Python was loaded)."""
+    hub.requests.clear()
+    outcome, python = php_outcome(code, {"pybroadcast.socket": hub.path, **(ini or {})})
+    return outcome.replace(hub.path, "SOCKET"), list(hub.requests), python
 
 
 B = php_string  # exact bytes as a PHP expression

@@ -27,7 +27,7 @@ from harness.processes import free_port, php_command
 from harness.redis_server import RedisServer
 from pybroadcast.drivers.redis import keys as redis_keys
 from support import client, next_event, php_string as B, run_php
-from test_app_route_c import CORPUS as MEMORY_CORPUS, FORCE_PYTHON, _random_corpus
+from test_app_route_c import CORPUS as MEMORY_CORPUS, FORCE_PYTHON, _random_corpus, php_outcome
 
 MEMBERS = [b"7\nc1", b"alice\nc2", "é\nc3".encode(), b"7\nc4"]
 CONNECTION_SETUP = ("CLIENT", "HELLO", "AUTH", "SELECT", "PING")  # redis-py and hiredis log in their own way
@@ -100,21 +100,17 @@ def run_case(server: RedisServer, monitor: Monitor, code: str, ini: dict[str, st
     control.flushall()
     control.script_flush()
     control.zadd("pybroadcast:presence:news:conns", {member: 9e15 for member in MEMBERS})
-    script = (f"try {{ $r = {code}; echo json_encode([$r, array_key_exists('p', get_defined_vars()) ? $p : 'unset']);"
-              f" }} catch (Throwable $e) {{ echo get_class($e), '|', $e->getCode(), '|',"
-              f" $e->getMessage(); }} echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
     settings = {"pybroadcast.driver": "redis", "pybroadcast.redis_url": f"redis://127.0.0.1:{server.port}/0",
                 **(ini or {})}
-    result: Any = None
+    result: tuple[str, bool] = ("", False)
 
     def run() -> None:
         nonlocal result
-        result = run_php(script, ini=settings, env=env)
+        result = php_outcome(code, settings, env)
 
     commands = monitor.commands(run)
-    outcome, _, engine = result.stdout.rpartition("|")
-    assert engine in ("py", "c"), result.stdout + result.stderr
-    return _normal(outcome, server), [_normal(c, server) for c in commands], engine == "py"
+    outcome, python = result
+    return _normal(outcome, server), [_normal(c, server) for c in commands], python
 
 
 def same_both_ways(server: RedisServer, monitor: Monitor, code: str, ini: dict[str, str] | None = None,
