@@ -1,8 +1,10 @@
 """Load-generating WebSocket clients: lean asyncio protocols, one process per core share.
 
 Most clients only count bytes (every benchmark message has the same size, so
-bytes / frame size = messages); a few "probe" clients parse every frame to
-measure publish-to-receive latency from the timestamp in the message.
+bytes / frame size = messages); "probe" clients, every n-th of a process's, parse every
+frame to measure publish-to-receive latency from the timestamp in the message. Spread,
+not the first n: the hub writes to a channel's subscribers in the order of its set of
+peers, which follows their allocation, so the first n connected are written to in a row.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Client(asyncio.Protocol):
         self.buffer = b""
         self.upgraded = False
         self.bytes = 0
-        self.latencies: list[float] = []
+        self.latencies: list[tuple[float, float]] = []  # (published, received)
         self.transport: Any = None
 
     def connection_made(self, transport: Any) -> None:
@@ -86,7 +88,7 @@ class Client(asyncio.Protocol):
             marker = payload.find(b'"data":"t=')
             if marker >= 0:
                 sent = float(payload[marker + 10:marker + 27])
-                self.latencies.append(now - sent)
+                self.latencies.append((sent, now))
         self.buffer = buf[pos:]
 
 
@@ -97,7 +99,8 @@ async def run_clients(port: int, count: int, probes: int, channel: str, source: 
     clients = []
     for i in range(count):
         ready: asyncio.Future[None] = loop.create_future()
-        client = Client(f"u{index}-{i}", channel, i < probes, ready, dialect)
+        probe = probes > 0 and i % max(1, count // probes) == 0
+        client = Client(f"u{index}-{i}", channel, probe, ready, dialect)
         await loop.create_connection(lambda c=client: c, "127.0.0.1", port, local_addr=(source, 0))
         await ready
         clients.append(client)

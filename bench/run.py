@@ -53,14 +53,16 @@ def rss_kib(pid: int) -> int:
 
 class HubProcess:
     def __init__(self, options: dict[str, Any] | None = None, cpus: set[int] | None = None,
-                 ini: dict[str, str] | None = None) -> None:
+                 ini: dict[str, str] | None = None, trace: str | None = None) -> None:
+        """`trace`: a file for the hub's fan-out timestamps (pybroadcast/fanout_trace.py)."""
         self.dir = short_tempdir()
         self.port = free_port()
         self.socket = os.path.join(self.dir, "hub.sock")
         opts = {"listen": f"127.0.0.1:{self.port}", "socket": self.socket, "allowed_origins": "*", **(options or {})}
         self.process = subprocess.Popen(
             ["taskset", "-c", ",".join(map(str, cpus or HUB_CPUS)), *php_command(str(ROOT / "bench" / "hub.php"), ini=ini)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "INFO"})
+            text=True, env={**os.environ, "BENCH_HUB_OPTIONS": json.dumps(opts), "PYBROADCAST_LOG_LEVEL": "INFO",
+                            **({"PYBROADCAST_FANOUT_TRACE": trace} if trace else {})})
         self.log = LogWatcher(self.process.stdout)
         self.ini = {"socket": self.socket.encode(), **{k: str(v).encode() for k, v in (options or {}).items()
                                                       if k in ("driver", "redis_url", "redis_prefix", "history_size")}}
@@ -95,8 +97,9 @@ def report(controls: list[Any]) -> dict[str, Any]:
     for control in controls:
         control.send("report")
     parts = [control.recv() for control in controls]
-    return {"bytes": sum(p["bytes"] for p in parts), "latencies": sorted(x for p in parts for x in p["latencies"]),
-            "cpu": sum(p["cpu"] for p in parts)}
+    probes = [x for p in parts for x in p["latencies"]]
+    return {"bytes": sum(p["bytes"] for p in parts), "latencies": sorted(got - sent for sent, got in probes),
+            "probes": probes, "cpu": sum(p["cpu"] for p in parts)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -108,12 +111,16 @@ PUSHER = {"pusher_app_id": "1", "pusher_key": PUSHER_KEY, "pusher_secret": "benc
 
 def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
            redis_url: str | None = None, hub_ini: dict[str, str] | None = None,
-           dialect: str = "native", history: bool = True) -> list[dict[str, Any]]:
+           dialect: str = "native", history: bool = True, paths: list[dict[str, Any]] | None = None
+           ) -> list[dict[str, Any]]:
     """One hub with the memory driver, or (redis_url) two hubs, one per core, with Redis between them;
-    subscribers speak `dialect` (native JSON, or Pusher protocol 7); `history`: history_size 100 or 0."""
+    subscribers speak `dialect` (native JSON, or Pusher protocol 7); `history`: history_size 100 or 0.
+    A separate PHP process publishes with broadcast(). `paths`: gets, per rate, where the time went
+    (the hub's fan-out trace beside the probes' receive times; one hub only)."""
     off = {} if history else {"history_size": 0}
+    trace = os.path.join(short_tempdir(), "fanout.trace") if paths is not None and redis_url is None else None
     if redis_url is None:
-        hubs = [HubProcess({**(PUSHER if dialect == "pusher" else {}), **off}, ini=hub_ini)]
+        hubs = [HubProcess({**(PUSHER if dialect == "pusher" else {}), **off}, ini=hub_ini, trace=trace)]
         load_cpus = LOAD_CPUS
     else:
         options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"bench{os.getpid()}-{time.time_ns()}",
@@ -122,16 +129,18 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         load_cpus = set(ALL_CPUS)  # both cores are busy with hubs: the load shares them
     hub = hubs[0]
     channel = "bench"
-    controls = start_clients(hubs, subscribers, processes, probes=10, channel=channel, cpus=load_cpus, dialect=dialect)
+    controls = start_clients(hubs, subscribers, processes, probes=PROBES, channel=channel, cpus=load_cpus,
+                             dialect=dialect)
     time.sleep(0.5)  # let the "subscribed" acks land before the baseline
     report(controls)
-    padding = "x" * 80
     encoder = PusherDialect(PUSHER_KEY, "-", 20) if dialect == "pusher" else NativeDialect()
-    sample = f"t={time.time():.6f}|{padding}"
+    sample = f"t={time.time():.6f}|{'x' * PADDING}"
     numbered = history and dialect == "native"  # native frames carry the offset: their size grows with it
     next_offset = 1
+    publisher_ini = {f"pybroadcast.{k}": v.decode() for k, v in hub.ini.items()}
     rows = []
     for rate in rates:
+        traced = _trace_size(trace)
         cpu0, wall0 = [cpu_seconds(h.process.pid) for h in hubs], time.monotonic()
         count = int(rate * seconds)
         offsets = range(next_offset, next_offset + count) if numbered else [0] * count
@@ -139,11 +148,8 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
         frame_size = sum(len(encoder.message(channel, sample, offset=o, epoch="e" * 16 if o == 1 else ""))
                          for o in offsets) / count
         next_offset += count
-        for i in range(count):  # publish on a fixed schedule, like app traffic would
-            delay = wall0 + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            app.broadcast(hub.ini, channel.encode(), f"t={time.time():.6f}|{padding}".encode())
+        subprocess.run(php_command(str(ROOT / "bench" / "publish.php"), channel, str(rate), str(count), str(PADDING),
+                                   ini=publisher_ini), check=True, timeout=seconds * 3 + 30)
         publish_wall = time.monotonic() - wall0
         expected = count * subscribers
         drain_deadline = time.monotonic() + 10
@@ -154,6 +160,7 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
             more = report(controls)
             received += more["bytes"]
             got["latencies"] += more["latencies"]
+            got["probes"] += more["probes"]
             got["cpu"] += more["cpu"]
         wall = time.monotonic() - wall0
         lat = sorted(got["latencies"])
@@ -167,14 +174,64 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
             "p50_ms": round(percentile(lat, 0.50) * 1000, 2), "p99_ms": round(percentile(lat, 0.99) * 1000, 2),
             "hub_cpu_pct": "+".join(str(round(100 * (cpu_seconds(h.process.pid) - c) / wall))
                                     for h, c in zip(hubs, cpu0)),
+            "hub_cpu_us_per_delivery": round(1e6 * sum(cpu_seconds(h.process.pid) - c for h, c in zip(hubs, cpu0))
+                                             / max(received / frame_size, 1), 2),
             "clients_cpu_pct": round(100 * got["cpu"] / wall),
             "publish_s": round(publish_wall, 2),
         })
+        if trace is not None and paths is not None:
+            paths.append({"subscribers": subscribers, "msgs_per_s": rate,
+                          **path_figures(_read_trace(trace, traced), got["probes"])})
     for control in controls:
         control.send("stop")
     for h in hubs:
         h.stop()
     return rows
+
+
+PROBES = 50  # latency probes per client process, spread over its connections
+PADDING = 80  # bytes after the timestamp: ~100-byte messages
+
+
+def _trace_size(trace: str | None) -> int:
+    return os.path.getsize(trace) if trace and os.path.exists(trace) else 0
+
+
+def _read_trace(trace: str, offset: int) -> list[list[str]]:
+    with open(trace) as f:
+        f.seek(offset)
+        return [line.split() for line in f]
+
+
+def path_figures(trace: list[list[str]], probes: list[tuple[float, float]]) -> dict[str, Any]:
+    """Where one message's time goes, p50 and p99 over messages: publish (the app's timestamp) ->
+    queued in the hub -> the flush that carries it begins its first write -> ends its last ->
+    the last probe has it. Messages are matched by order (one publisher, one channel)."""
+    received: dict[float, list[float]] = {}
+    for sent, got in probes:
+        received.setdefault(sent, []).append(got)
+    published = sorted(received)
+    queued = [float(t[1]) for t in trace if t[0] == "queued"]
+    flushes = [(float(t[1]), float(t[2])) for t in trace if t[0] == "flush" and int(t[3]) > 1]
+    steps: dict[str, list[float]] = {"app -> hub": [], "hub -> first write": [], "first -> last write": [],
+                                     "last write -> last probe": [], "publish -> last probe": []}
+    f = 0
+    for sent, at in zip(published, queued):
+        while f < len(flushes) and flushes[f][0] < at:
+            f += 1
+        if f == len(flushes):
+            break
+        first, last = flushes[f]
+        steps["app -> hub"].append(at - sent)
+        steps["hub -> first write"].append(first - at)
+        steps["first -> last write"].append(last - first)
+        steps["last write -> last probe"].append(max(received[sent]) - last)
+        steps["publish -> last probe"].append(max(received[sent]) - sent)
+    figures: dict[str, Any] = {"messages": len(steps["app -> hub"])}
+    for step, values in steps.items():
+        values.sort()
+        figures[step] = f"{percentile(values, 0.5) * 1000:.2f} / {percentile(values, 0.99) * 1000:.2f}"
+    return figures
 
 
 def publish_cost(samples: int) -> list[dict[str, Any]]:
@@ -333,8 +390,9 @@ def main() -> None:
         }
     finally:
         redis.stop()
+    paths: list[dict[str, Any]] = []
     results = {
-        "fanout": (fanout(args.subscribers, rates, args.seconds, processes=1)
+        "fanout": (fanout(args.subscribers, rates, args.seconds, processes=1, paths=paths)
                    + fanout(args.subscribers, rates, args.seconds, processes=1, dialect="pusher") + two_nodes),
         "publish": publish_cost(samples=100 if args.quick else 2000),
         "compiled": compiled_vs_pure(args.subscribers, max(rates), args.seconds),
@@ -350,11 +408,15 @@ def main() -> None:
                               seconds=1 if args.quick else 4),
         "history": history,
         "reuse_port": reuse_port,
+        "paths": paths,
     }
     print(f"hub pinned to CPU {sorted(HUB_CPUS)}, load generator to CPU {sorted(LOAD_CPUS)}")
     print(table("Fan-out: one channel, ~100-byte messages (one node: memory driver; two nodes: Redis;"
                 " dialect: what the subscribers speak)",
                 results["fanout"]))
+    print(table("Where a message's time goes, one node (ms, p50 / p99 over messages; the hub's fan-out trace and"
+                " the probes' clocks): publish -> queued in the hub -> first write -> last write -> last probe",
+                results["paths"]))
     print(table("One publish from an app process: broadcast() vs the Pusher HTTP API", results["publish"]))
     print(table("What compiling the hub with Cython buys (one node, the highest rate)", results["compiled"]))
     print(table("Idle memory per connection (hub RSS), and that one hub holds them", results["memory"]))
@@ -373,7 +435,8 @@ def main() -> None:
     print(table("Saturation: a burst to one channel, one hub vs two hubs on one port (reuse_port, Redis), alternating",
                 results["reuse_port"]))
     results["summary"] = summary(results)
-    print(table("Summary: app-process cost and hub scale, this run beside the figures recorded before (issue 11)",
+    print(table("Summary: app-process cost, hub scale and fan-out latency, this run beside the figures recorded before"
+                " (issues 11 and 12)",
                 results["summary"]))
     os.makedirs(ROOT / "build", exist_ok=True)
     (ROOT / "build" / "bench.json").write_text(json.dumps(results, indent=2))

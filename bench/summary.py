@@ -1,5 +1,6 @@
-"""The one table of make bench: the figures of the per-process cost and hub scale work (issue 11),
-this run's beside those recorded before it, with the goal and whether this run meets it."""
+"""The one table of make bench: the figures of the per-process cost and hub scale work (issue 11)
+and of fan-out latency (issue 12), this run's beside those recorded before, with the goal and
+whether this run meets it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ BEFORE = {
     "first_memory": "17-38 (CLI)", "first_redis": "111-300 (CLI)", "pss_memory": "6.6", "pss_redis": "23",
     "warm_memory": "86-150", "warm_redis": "64 (fpm)", "idle": "17.5", "held": "-", "large": "-", "reuse": "-",
 }
+# Recorded before the fan-out latency work (issue 12): latency as filed; hub CPU per delivery
+# (us) from the unchanged hub measured with the spread probes, 1,000 subscribers, by msgs/s.
+LATENCY_BEFORE = {"memory": "21-25 / 48-56", "redis": "-", "ratio": "6.6-9"}
+CPU_BEFORE = {100: "5.0-5.5", 400: "1.3-1.5", 800: "0.69-0.74"}
+
 
 
 def _warm(rows: list[dict[str, Any]], call: str, route: str) -> dict[str, float]:
@@ -58,7 +64,38 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             f" {native[0]['subscribers']:,} subscribers (ms)",
             BEFORE["large"], f"{large['p99_ms']} vs {base}",
             "no worse", large["p99_ms"] <= base and large["delivered_pct"] >= 100)
+    latency(results, row)
     ratios = [r["vs_one_hub"] for r in results["reuse_port"] if r["hubs"] == 2]
     ratio = round(statistics.median(ratios), 2)
     row("two hubs on one port vs one hub, at saturation (x)", BEFORE["reuse"], ratio, ">= 1.8", ratio >= 1.8)
     return rows
+
+
+def latency(results: dict[str, Any], row: Any) -> None:
+    """Issue 12: publish -> receive at 100 msg/s x 1,000 (memory, and Redis with two nodes), 10,000 vs
+    1,000 subscribers, and hub CPU per delivery at each rate."""
+    fanout = [r for r in results["fanout"] if r["dialect"] == "native" and r["history"] == "on"]
+    light = min(r["msgs_per_s"] for r in fanout)
+    publish = _warm(results["warm"], "broadcast()", "redis, history on: publish script")
+    trip = max(publish.values()) / 1000  # one Redis round trip for a publish, in ms
+    for driver, extra in (("memory", 0.0), ("redis", trip)):
+        found = next(r for r in fanout if r["driver"] == driver and r["msgs_per_s"] == light)
+        p50, p99 = found["p50_ms"], found["p99_ms"]
+        nodes = "one node" if driver == "memory" else "two nodes, Redis"
+        row(f"fan-out {found['subscribers']:,} x {light} msg/s, {nodes}: publish -> receive p50 / p99 (ms)",
+            LATENCY_BEFORE[driver], f"{p50} / {p99}", f"<= {5 + extra:.2f} / {10 + extra:.2f}",
+            p50 <= 5 + extra and p99 <= 10 + extra and found["delivered_pct"] >= 100)
+    small = {r["offered_per_s"]: r for r in fanout if r["nodes"] == 1}
+    for large in results["large"]:
+        base = small.get(large["offered_per_s"])
+        if base is None:
+            continue
+        ratio = round(large["p99_ms"] / base["p99_ms"], 1)
+        row(f"p99 of {large['subscribers']:,} subscribers vs {base['subscribers']:,} at"
+            f" {large['offered_per_s']:,} deliveries/s (x)", LATENCY_BEFORE["ratio"], ratio, "<= 10", ratio <= 10)
+    for found in (r for r in fanout if r["nodes"] == 1):
+        rate = found["msgs_per_s"]
+        row(f"hub CPU per delivery at {rate} msg/s x {found['subscribers']:,}, one node (us)",
+            CPU_BEFORE.get(rate, "-"), found["hub_cpu_us_per_delivery"], "no higher",
+            rate in CPU_BEFORE and found["hub_cpu_us_per_delivery"] <= float(CPU_BEFORE[rate].split("-")[-1])
+            and found["delivered_pct"] >= 100)

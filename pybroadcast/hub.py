@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from . import hooks, php_values, validation
 from .callbacks import CallbackBridge, CallbackError
@@ -36,7 +37,8 @@ class _Hold:
 
 class Hub:
     def __init__(self, broker: Broker, presence: Presence, bridge: CallbackBridge, max_channels: int = 128,
-                 history: History | None = None, history_size: int = 0) -> None:
+                 history: History | None = None, history_size: int = 0, outbox: Any = None) -> None:
+        """`outbox`: queues a frame for many peers at once (peer.Outbox); without one, each peer's send()."""
         self.broker = broker
         self.presence = presence
         self.bridge = bridge
@@ -47,6 +49,7 @@ class Hub:
         self._listening: dict[str, asyncio.Task[None]] = {}
         self._held: dict[str, dict[Peer, _Hold]] = {}  # channel -> subscribers being positioned
         self._newest: dict[str, Event] = {}  # channel -> the newest message delivered here (with history)
+        self._send_all = outbox.send_all if outbox is not None else _send_each
 
     async def start(self) -> None:
         await self.broker.start(self.deliver)
@@ -284,8 +287,7 @@ class Hub:
                             if peer.id != exclude and (held is None or peer not in held):
                                 peer.send(frame)
                     else:
-                        for peer in peers:
-                            peer.send(frame)
+                        self._send_all(peers, frame)
                 if held:
                     self._deliver_held(event, held)
         elif kind == DIRECT:
@@ -325,3 +327,8 @@ def _send_recorded(peer: Peer, event: Event, announce: str = "") -> None:
     """A message from history or a hold, to one subscriber (not to the connection that sent it)."""
     if event.exclude != peer.id:
         peer.send(peer.dialect.message(event.target, event.data, event.name, event.user, event.offset, announce))
+
+
+def _send_each(peers: Any, frame: bytes) -> None:
+    for peer in peers:
+        peer.send(frame)

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from websockets.asyncio.server import serve
 
-from . import drivers, local, log as logsetup, settings as settings_mod
+from . import drivers, fanout_trace, local, log as logsetup, settings as settings_mod
 from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
 from .connection import HubConnection
@@ -136,9 +136,9 @@ class Runtime:
         self._stopping = asyncio.Event()
         self.bridge.bind(loop)
         driver = self._driver = drivers.hub_driver(settings)
-        outbox = Outbox(loop, max(1 << 20, 4 * settings.max_message_size))
+        outbox = Outbox(loop, max(1 << 20, 4 * settings.max_message_size), fanout_trace.from_environment())
         hub = Hub(driver.broker, driver.presence, self.bridge, settings.max_channels, driver.history,
-                  settings.history_size)
+                  settings.history_size, outbox)
         await hub.start()
         authenticator = Authenticator(self.bridge, settings.auth_url, settings.callback_timeout)
         if not authenticator.configured:

@@ -1,0 +1,149 @@
+"""The outbox: what each peer gets, in what order, and when a flush may wait.
+
+Peers are real websockets server connections with real clients on loopback; the
+hub's fan-out trace is checked against a real hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
+
+from pybroadcast.dialects import json_frame
+from pybroadcast.peer import Outbox, Peer
+from support import ack, client, recv_json, short_tempdir, subscribe
+
+LIMIT = 1 << 20
+
+
+class Pair:
+    """Peers on a shared outbox, each with the client at its other end."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.peers: list[Peer] = []
+        self.clients: list[ClientConnection] = []
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[Pair]:
+    """Two peers, "a" and "b"."""
+    outbox = Outbox(asyncio.get_running_loop(), LIMIT)
+    result = Pair(outbox)
+    served: asyncio.Queue[ServerConnection] = asyncio.Queue()
+    done = asyncio.get_running_loop().create_future()
+
+    async def handler(connection: ServerConnection) -> None:
+        await served.put(connection)
+        await done
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        for name in ("a", "b"):
+            result.clients.append(await connect(f"ws://127.0.0.1:{port}", compression=None))
+            result.peers.append(Peer(await asyncio.wait_for(served.get(), 10), name, name, outbox))
+        yield result
+        done.set_result(None)
+        for ws in result.clients:
+            await ws.close()
+
+
+def frame(text: str) -> bytes:
+    return json_frame({"n": text})
+
+
+async def received(ws: ClientConnection, count: int) -> list[str]:
+    return [json.loads(await asyncio.wait_for(ws.recv(), 10))["n"] for _ in range(count)]
+
+
+async def test_each_peer_gets_its_frames_in_the_order_they_were_sent(pair: Pair) -> None:
+    a, b = pair.peers
+    a.send(frame("a1"))
+    pair.outbox.send_all([a, b], frame("m1"))
+    b.send(frame("b1"))
+    pair.outbox.send_all([a, b], frame("m2"))
+    pair.outbox.send_all([a], frame("m3"))
+    pair.outbox.send_all((a, b), frame("m4"))
+    assert await received(pair.clients[0], 5) == ["a1", "m1", "m2", "m3", "m4"]
+    assert await received(pair.clients[1], 4) == ["m1", "b1", "m2", "m4"]
+
+
+async def test_a_message_goes_to_the_peers_it_was_sent_to_not_those_who_came_later(pair: Pair) -> None:
+    a, b = pair.peers
+    subscribers = {a}
+    pair.outbox.send_all(subscribers, frame("before"))
+    subscribers.add(b)
+    subscribers.discard(a)  # gone before the flush: it still gets what was sent to it
+    pair.outbox.send_all(subscribers, frame("after"))
+    assert await received(pair.clients[0], 1) == ["before"]
+    assert await received(pair.clients[1], 1) == ["after"]
+
+
+async def test_close_writes_what_was_queued_then_the_close_frame_and_nothing_after(pair: Pair) -> None:
+    a, b = pair.peers
+    pair.outbox.send_all([a, b], frame("first"))
+    a.close(4001, "bye")
+    pair.outbox.send_all([a, b], frame("late"))
+    ws = pair.clients[0]
+    assert await received(ws, 1) == ["first"]
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    assert ws.close_code == 4001
+    assert await received(pair.clients[1], 2) == ["first", "late"]
+
+
+async def flushed_after(outbox: Outbox, peer: Peer, ws: ClientConnection, turns: int) -> bool:
+    """Sends one frame; whether it was written within `turns` loop turns."""
+    outbox.send_all([peer], frame("x"))
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    written = not outbox._queue
+    assert await received(ws, 1) == ["x"]
+    return written
+
+
+async def test_an_idle_loop_writes_on_its_next_turn_and_a_loop_behind_waits(pair: Pair) -> None:
+    outbox, (a, _), (ws, _) = pair.outbox, pair.peers, pair.clients
+    loop = asyncio.get_running_loop()
+    assert await flushed_after(outbox, a, ws, 2)
+
+    def just_flushed(load: float, cost: float) -> None:
+        """As if a 50 ms flush had just ended, under `load` deliveries/s costing `cost` s per write."""
+        outbox._flushed, outbox._next_flush = loop.time(), loop.time() + 0.05
+        outbox._load, outbox._cost = load, cost
+
+    just_flushed(load=10_000, cost=0.00005)  # one write each would take half the loop: not behind
+    assert await flushed_after(outbox, a, ws, 2)
+    just_flushed(load=100_000, cost=0.00005)  # five loops' worth: behind, the flush waits its window
+    assert not await flushed_after(outbox, a, ws, 2)
+    just_flushed(load=100_000, cost=0.00005)
+    outbox._flushed -= 0.01  # but the loop has been idle since the last flush: no reason to wait
+    assert await flushed_after(outbox, a, ws, 2)
+
+
+async def test_the_fanout_trace_records_each_message_and_each_flush(make_hub: Any) -> None:
+    trace = os.path.join(short_tempdir(), "fanout.trace")
+    hub = make_hub(env={"PYBROADCAST_FANOUT_TRACE": trace})
+    clients = [await client(hub, user=str(i)) for i in range(3)]
+    for ws in clients:
+        assert ack(await subscribe(ws, "news")) == {"event": "subscribed", "channel": "news"}
+    for n in range(2):
+        result = hub.php(f"broadcast('news', 'm{n}');")
+        assert result.returncode == 0, result.stderr
+        for ws in clients:
+            assert (await recv_json(ws))["data"] == f"m{n}"
+    lines = [line.split() for line in open(trace)]
+    queued = [line for line in lines if line[0] == "queued"]
+    flushes = [line for line in lines if line[0] == "flush" and line[3] == "3"]
+    assert [line[2] for line in queued] == ["3", "3"]
+    assert len(flushes) >= 2
+    for (_, at, _), (_, start, end, _) in zip(queued, flushes):
+        assert float(at) <= float(start) <= float(end)
+    for ws in clients:
+        await ws.close()
