@@ -179,7 +179,7 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
             "clients_cpu_pct": round(100 * got["cpu"] / wall),
             "publish_s": round(publish_wall, 2),
         })
-        if trace is not None and paths is not None:
+        if trace is not None and paths is not None and os.path.exists(trace):
             paths.append({"subscribers": subscribers, "msgs_per_s": rate,
                           **path_figures(_read_trace(trace, traced), got["probes"])})
     for control in controls:

@@ -55,7 +55,7 @@ class Peer:
     def close(self, code: int, reason: str) -> None:
         """Close with a close frame after what is already queued."""
         if not self.closed:
-            self._outbox.flush()
+            self._outbox.flush(at_once=True)
             self.closed = True
             self._outbox.spawn(self.connection.close(code, reason))
 
@@ -69,19 +69,25 @@ IDLE_GAP = 0.0005
 # of its time (deliveries queued per second x seconds per write).
 BEHIND = 1.0
 SMOOTHING = 0.25  # weight of the newest flush in the running figures
+# Peers a sweep writes per loop turn (~1 ms on loopback): between slices the loop reads app
+# calls and clients, and a message for the same peers joins the sweep in progress.
+SLICE = 128
 
 
 class Outbox:
     """Queues frames in the order they are sent and writes each peer's share in one write per flush.
 
     A frame for many peers (a channel's message) is queued once, with the peers it goes
-    to, not once per peer; consecutive frames for the same peers are joined once. Each
-    ``send()`` costs a syscall (on loopback, the receiver's TCP path and wake-up too), so
-    the fewer writes the better, but waiting costs latency. A flush runs on the next
-    loop turn unless the loop is behind: frames were queued while the last flush ran,
-    and writing each delivery on its own would take more than ``BEHIND`` of the loop's
-    time (the load, measured in deliveries, not writes, so that it does not fall as
-    batches grow). Then it waits as long as the last one took (at most
+    to, not once per peer; consecutive frames for the same peers are joined once. One
+    channel's messages are written in a *sweep*, a slice of peers per loop turn; a
+    message for the same peers that arrives meanwhile joins it (the peers still to come
+    get both in one write, those done get it next), so it waits for no sweep to end.
+    Each ``send()`` costs a syscall (on loopback, the receiver's TCP path and wake-up
+    too), so the fewer writes the better, but waiting costs latency. A flush starts on
+    the next loop turn unless the loop is behind: frames were queued while the last
+    flush ran, and writing each delivery on its own would take more than ``BEHIND`` of
+    the loop's time (the load is counted in deliveries, not writes, so that it does not
+    fall as batches grow). Then it waits as long as the last one spent writing (at most
     MAX_FLUSH_WINDOW), so batches grow exactly when sending is the bottleneck.
     """
 
@@ -91,6 +97,12 @@ class Outbox:
         self._trace = trace
         self._queue: list[tuple[Any, bytes]] = []  # (a Peer or a tuple of Peers, frame), in order
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweep: tuple[Peer, ...] = ()  # the peers of the sweep in progress
+        self._data = b""  # what its peers from `_at` on get
+        self._at = 0
+        self._writes = 0  # writes of the flush in progress
+        self._spent = 0.0  # seconds it has spent writing
+        self._wall = 0.0  # when it began (time.time(), for the trace)
         self._flushed = 0.0  # when the last flush ended (loop time)
         self._next_flush = 0.0  # when the next may start, if the loop is behind
         self._began = 0.0  # when the last flush began (loop time)
@@ -99,64 +111,119 @@ class Outbox:
         self._cost = 0.0  # seconds per write, smoothed
 
     def send(self, peer: Peer, frame: bytes) -> None:
-        if not self._queue:
-            self._schedule()
+        if not self._queue and not self._sweep:
+            self._schedule(False)
         self._queue.append((peer, frame))
         self._queued += 1
 
     def send_all(self, peers: Any, frame: bytes) -> None:
         """`frame` to each of `peers`, as they are now (a later subscriber does not get it)."""
-        if not self._queue:
-            self._schedule()
+        if not self._queue and not self._sweep:
+            self._schedule(False)
         self._queue.append((tuple(peers), frame))
         self._queued += len(peers)
         if self._trace is not None:
             self._trace.queued(len(peers))
 
-    def _schedule(self) -> None:
+    def _schedule(self, during: bool) -> None:
+        """`during`: the frames were queued while the last flush ran."""
         loop = self._loop
         now = loop.time()
-        if now >= self._next_flush or now - self._flushed > IDLE_GAP or self._load * self._cost <= BEHIND:
+        if not during:
+            during = now - self._flushed <= IDLE_GAP
+        if not during or now >= self._next_flush or self._load * self._cost <= BEHIND:
             loop.call_soon(self.flush)
         else:
             loop.call_at(self._next_flush, self.flush)
 
-    def flush(self) -> None:
-        queue = self._queue
-        if not queue:
-            return
-        self._queue = []
+    def flush(self, at_once: bool = False) -> None:
+        """Writes what is queued; `at_once`: all of it now, no slices (a peer is closing)."""
+        while True:
+            if self._sweep:
+                self._join_sweep()
+                if not self._continue(at_once) or not at_once:
+                    return  # the rest of the sweep, or what queued meanwhile, on a later loop turn
+            queue = self._queue
+            if not queue:
+                return
+            self._queue = []
+            self._begin()
+            runs = _runs(queue)
+            if len(runs) == 1 and type(runs[0][0]) is tuple:  # one channel's messages: a sweep
+                self._sweep, self._data = runs[0]
+                self._at = 0
+                continue
+            self._write_each(runs)
+            self._end()
+            if not at_once:
+                return
+
+    def _begin(self) -> None:
         started = self._loop.time()
         if started > self._began:
             self._load += (self._queued / (started - self._began) - self._load) * SMOOTHING
         self._began, self._queued = started, 0
-        wall = time.time() if self._trace is not None else 0.0
-        runs = _runs(queue)
-        write = self._write
-        if len(runs) == 1:  # the usual case: one channel's messages
-            target, data = runs[0]
-            peers = target if type(target) is tuple else (target,)
-            for peer in peers:
-                write(peer, data)
-            written = len(peers)
-        else:
-            each: dict[Peer, list[bytes]] = {}
-            for target, data in runs:
-                for peer in target if type(target) is tuple else (target,):
-                    frames = each.get(peer)
-                    if frames is None:
-                        each[peer] = [data]
-                    else:
-                        frames.append(data)
-            for peer, frames in each.items():
-                write(peer, frames[0] if len(frames) == 1 else b"".join(frames))
-            written = len(each)
-        ended = self._flushed = self._loop.time()
-        if written:
-            self._cost += ((ended - started) / written - self._cost) * SMOOTHING
         if self._trace is not None:
-            self._trace.flushed(wall, time.time(), written)
-        self._next_flush = ended + min(ended - started, MAX_FLUSH_WINDOW)
+            self._wall = time.time()
+
+    def _continue(self, at_once: bool) -> bool:
+        """Writes the sweep's next slice (or all of it); True once the sweep is done."""
+        sweep, at, data, write = self._sweep, self._at, self._data, self._write
+        stop = len(sweep) if at_once else min(at + SLICE, len(sweep))
+        started = self._loop.time()
+        for i in range(at, stop):
+            write(sweep[i], data)
+        self._spent += self._loop.time() - started
+        self._writes += stop - at
+        self._at = stop
+        if stop < len(sweep):
+            self._loop.call_soon(self.flush)
+            return False
+        self._sweep, self._data = (), b""
+        self._end()
+        return True
+
+    def _join_sweep(self) -> None:
+        """Messages for the sweep's peers queued since it began join it: the peers still to come get
+        them with it, those already written to get them next. Only while the queue starts with such
+        messages: one queued after anything else keeps its place behind it."""
+        queue, sweep, at = self._queue, self._sweep, self._at
+        joined = 0
+        for target, frame in queue:
+            if not (target is sweep or (type(target) is tuple and target == sweep)):
+                break
+            self._data += frame
+            joined += 1
+        if joined:
+            done = sweep[:at]
+            self._queue = [(done, frame) for _, frame in queue[:joined]] + queue[joined:] if at else queue[joined:]
+
+    def _write_each(self, runs: list[tuple[Any, bytes]]) -> None:
+        """Several targets: each peer's frames, in order, in one write."""
+        started = self._loop.time()
+        each: dict[Peer, list[bytes]] = {}
+        for target, data in runs:
+            for peer in target if type(target) is tuple else (target,):
+                frames = each.get(peer)
+                if frames is None:
+                    each[peer] = [data]
+                else:
+                    frames.append(data)
+        for peer, frames in each.items():
+            self._write(peer, frames[0] if len(frames) == 1 else b"".join(frames))
+        self._spent += self._loop.time() - started
+        self._writes += len(each)
+
+    def _end(self) -> None:
+        ended = self._flushed = self._loop.time()
+        if self._writes:
+            self._cost += (self._spent / self._writes - self._cost) * SMOOTHING
+        if self._trace is not None:
+            self._trace.flushed(self._wall, time.time(), self._writes)
+        self._next_flush = ended + min(self._spent, MAX_FLUSH_WINDOW)
+        self._writes, self._spent = 0, 0.0
+        if self._queue:
+            self._schedule(True)
 
     def _write(self, peer: Peer, data: bytes) -> None:
         if peer.closed or peer.connection.protocol.state is not State.OPEN:

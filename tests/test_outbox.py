@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from pybroadcast.dialects import json_frame
-from pybroadcast.peer import Outbox, Peer
+from pybroadcast.peer import SLICE, Outbox, Peer
 from support import ack, client, recv_json, short_tempdir, subscribe
 
 LIMIT = 1 << 20
@@ -32,9 +32,7 @@ class Pair:
         self.clients: list[ClientConnection] = []
 
 
-@pytest.fixture
-async def pair() -> AsyncIterator[Pair]:
-    """Two peers, "a" and "b"."""
+async def connected(count: int) -> AsyncIterator[Pair]:
     outbox = Outbox(asyncio.get_running_loop(), LIMIT)
     result = Pair(outbox)
     served: asyncio.Queue[ServerConnection] = asyncio.Queue()
@@ -46,13 +44,27 @@ async def pair() -> AsyncIterator[Pair]:
 
     async with serve(handler, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
-        for name in ("a", "b"):
+        for n in range(count):
             result.clients.append(await connect(f"ws://127.0.0.1:{port}", compression=None))
-            result.peers.append(Peer(await asyncio.wait_for(served.get(), 10), name, name, outbox))
+            result.peers.append(Peer(await asyncio.wait_for(served.get(), 10), str(n), str(n), outbox))
         yield result
         done.set_result(None)
         for ws in result.clients:
             await ws.close()
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[Pair]:
+    """Two peers."""
+    async for result in connected(2):
+        yield result
+
+
+@pytest.fixture
+async def crowd() -> AsyncIterator[Pair]:
+    """More peers than a sweep writes in one loop turn."""
+    async for result in connected(SLICE + 72):  # two slices
+        yield result
 
 
 def frame(text: str) -> bytes:
@@ -96,6 +108,23 @@ async def test_close_writes_what_was_queued_then_the_close_frame_and_nothing_aft
     await asyncio.wait_for(ws.wait_closed(), 10)
     assert ws.close_code == 4001
     assert await received(pair.clients[1], 2) == ["first", "late"]
+
+
+async def test_a_message_for_the_same_peers_joins_the_sweep_in_progress(crowd: Pair) -> None:
+    outbox, peers, last = crowd.outbox, crowd.peers, crowd.peers[-1]
+    outbox.send_all(set(peers), frame("m1"))
+    await asyncio.sleep(0)  # the sweep's first slice
+    assert outbox._sweep and 0 < outbox._at < len(peers)
+    outbox.send_all(set(peers), frame("m2"))  # joins: the rest get m1 and m2 together, the first slice m2 next
+    last.send(frame("own"))  # not for the same peers: waits its turn
+    outbox.send_all(set(peers), frame("m3"))  # queued behind it: does not join
+    await asyncio.sleep(0)  # the sweep's second and last slice, m1 and m2 in one write each
+    assert not outbox._sweep
+    assert [(len(target) if isinstance(target, tuple) else target, data) for target, data in outbox._queue] == [
+        (SLICE, frame("m2")), (last, frame("own")), (len(peers), frame("m3"))]
+    for ws in crowd.clients[:-1]:
+        assert await received(ws, 3) == ["m1", "m2", "m3"]
+    assert await received(crowd.clients[-1], 4) == ["m1", "m2", "own", "m3"]
 
 
 async def flushed_after(outbox: Outbox, peer: Peer, ws: ClientConnection, turns: int) -> bool:
