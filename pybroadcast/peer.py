@@ -189,12 +189,12 @@ class Outbox:
         messages: one queued after anything else keeps its place behind it."""
         queue, sweep, at = self._queue, self._sweep, self._at
         joined = 0
-        for target, frame in queue:
+        for target, _ in queue:
             if not (target is sweep or (type(target) is tuple and target == sweep)):
                 break
-            self._data += frame
             joined += 1
         if joined:
+            self._data = b"".join([self._data, *(frame for _, frame in queue[:joined])])
             done = sweep[:at]
             self._queue = [(done, frame) for _, frame in queue[:joined]] + queue[joined:] if at else queue[joined:]
 
@@ -229,9 +229,10 @@ class Outbox:
         if peer.closed or peer.connection.protocol.state is not State.OPEN:
             return
         transport = peer.transport
-        if transport.get_write_buffer_size() + len(data) > self._limit:
+        if transport.get_write_buffer_size() > self._limit:
             # The client reads slower than we send: drop it rather than let its
-            # buffer grow until the ping timeout or delay everyone else.
+            # buffer grow until the ping timeout or delay everyone else. (What the kernel
+            # has not taken yet, not this write: a batch may be larger than the bound.)
             log.warning("closing slow client connection=%s user=%s: over %d bytes unsent",
                         peer.id, peer.user, self._limit)
             peer.closed = True

@@ -110,6 +110,15 @@ async def test_close_writes_what_was_queued_then_the_close_frame_and_nothing_aft
     assert await received(pair.clients[1], 2) == ["first", "late"]
 
 
+async def test_a_batch_larger_than_the_slow_client_bound_reaches_a_client_that_reads(pair: Pair) -> None:
+    a, b = pair.peers
+    count = 600
+    for n in range(count):  # ~1.2 MB, all queued before one flush: one write to each
+        pair.outbox.send_all([a, b], json_frame({"n": str(n), "pad": "x" * 2000}))
+    for ws in pair.clients:
+        assert await received(ws, count) == [str(n) for n in range(count)]
+
+
 async def test_a_message_for_the_same_peers_joins_the_sweep_in_progress(crowd: Pair) -> None:
     outbox, peers, last = crowd.outbox, crowd.peers, crowd.peers[-1]
     outbox.send_all(set(peers), frame("m1"))
