@@ -68,7 +68,9 @@ IDLE_GAP = 0.0005
 # The loop is behind when writing each delivery on its own would take more than this share
 # of its time (deliveries queued per second x seconds per write).
 BEHIND = 1.0
-SMOOTHING = 0.25  # weight of the newest flush in the running figures
+SMOOTHING = 0.25  # weight of the newest figure in the running ones
+LOAD_PERIOD = 0.1  # seconds over which the load is counted (not per flush: a sweep's follow-up
+# flush comes right after it, and would count what joined the sweep over no time at all)
 # Peers a sweep writes per loop turn (~1 ms on loopback): between slices the loop reads app
 # calls and clients, and a message for the same peers joins the sweep in progress.
 SLICE = 128
@@ -79,9 +81,10 @@ class Outbox:
 
     A frame for many peers (a channel's message) is queued once, with the peers it goes
     to, not once per peer; consecutive frames for the same peers are joined once. One
-    channel's messages are written in a *sweep*, a slice of peers per loop turn; a
-    message for the same peers that arrives meanwhile joins it (the peers still to come
-    get both in one write, those done get it next), so it waits for no sweep to end.
+    channel's messages are written in a *sweep*, a slice of peers per loop turn; unless
+    the loop is behind, a message for the same peers that arrives meanwhile joins it (the
+    peers still to come get both in one write, those done get it next), so it waits for
+    no sweep to end.
     Each ``send()`` costs a syscall (on loopback, the receiver's TCP path and wake-up
     too), so the fewer writes the better, but waiting costs latency. A flush starts on
     the next loop turn unless the loop is behind: frames were queued while the last
@@ -105,7 +108,7 @@ class Outbox:
         self._wall = 0.0  # when it began (time.time(), for the trace)
         self._flushed = 0.0  # when the last flush ended (loop time)
         self._next_flush = 0.0  # when the next may start, if the loop is behind
-        self._began = 0.0  # when the last flush began (loop time)
+        self._counted = 0.0  # when the current load period began (loop time)
         self._queued = 0  # deliveries (peer, frame) queued since then
         self._load = 0.0  # deliveries queued per second, smoothed
         self._cost = 0.0  # seconds per write, smoothed
@@ -140,7 +143,8 @@ class Outbox:
         """Writes what is queued; `at_once`: all of it now, no slices (a peer is closing)."""
         while True:
             if self._sweep:
-                self._join_sweep()
+                if self._load * self._cost <= BEHIND:
+                    self._join_sweep()
                 if not self._continue(at_once) or not at_once:
                     return  # the rest of the sweep, or what queued meanwhile, on a later loop turn
             queue = self._queue
@@ -160,9 +164,9 @@ class Outbox:
 
     def _begin(self) -> None:
         started = self._loop.time()
-        if started > self._began:
-            self._load += (self._queued / (started - self._began) - self._load) * SMOOTHING
-        self._began, self._queued = started, 0
+        if started - self._counted >= LOAD_PERIOD:
+            self._load += (self._queued / (started - self._counted) - self._load) * SMOOTHING
+            self._counted, self._queued = started, 0
         if self._trace is not None:
             self._wall = time.time()
 
@@ -186,7 +190,9 @@ class Outbox:
     def _join_sweep(self) -> None:
         """Messages for the sweep's peers queued since it began join it: the peers still to come get
         them with it, those already written to get them next. Only while the queue starts with such
-        messages: one queued after anything else keeps its place behind it."""
+        messages: one queued after anything else keeps its place behind it. (Not when the loop is
+        behind: then each join would leave the peers done a write of their own, and batching is
+        what it needs.)"""
         queue, sweep, at = self._queue, self._sweep, self._at
         joined = 0
         for target, _ in queue:
