@@ -22,6 +22,7 @@ from websockets.protocol import State
 from .fanout_trace import FanoutTrace
 
 log = logging.getLogger("pybroadcast")
+OPEN = State.OPEN
 
 
 class FramingError(RuntimeError):
@@ -29,8 +30,8 @@ class FramingError(RuntimeError):
 
 
 class Peer:
-    __slots__ = ("connection", "transport", "id", "user", "dialect", "channels", "identities", "dialect_state",
-                 "closed", "ping", "_outbox")
+    __slots__ = ("connection", "protocol", "transport", "id", "user", "dialect", "channels", "identities",
+                 "dialect_state", "closed", "ping", "_outbox")
 
     def __init__(self, connection: Any, peer_id: str, user: str | None, outbox: Outbox, dialect: Any = None) -> None:
         if connection.protocol.extensions:
@@ -38,6 +39,7 @@ class Peer:
             raise FramingError(f"the connection negotiated {names}: frames written by the hub would corrupt it;"
                                " the server must run with compression=None")
         self.connection = connection
+        self.protocol = connection.protocol  # websockets' Sans-I/O state (read on every write)
         self.transport: asyncio.WriteTransport = connection.transport
         self.id = peer_id
         self.user = user
@@ -232,7 +234,7 @@ class Outbox:
             self._schedule(True)
 
     def _write(self, peer: Peer, data: bytes) -> None:
-        if peer.closed or peer.connection.protocol.state is not State.OPEN:
+        if peer.closed or peer.protocol.state is not OPEN:
             return
         transport = peer.transport
         if transport.get_write_buffer_size() > self._limit:
