@@ -198,7 +198,7 @@ class Outbox:
         queue, sweep, at = self._queue, self._sweep, self._at
         joined = 0
         for target, _ in queue:
-            if not (target is sweep or (type(target) is tuple and target == sweep)):
+            if not _same_peers(target, sweep):
                 break
             joined += 1
         if joined:
@@ -218,7 +218,7 @@ class Outbox:
                 else:
                     frames.append(data)
         for peer, frames in each.items():
-            self._write(peer, frames[0] if len(frames) == 1 else b"".join(frames))
+            self._write(peer, _joined(frames))
         self._spent += self._loop.time() - started
         self._writes += len(each)
 
@@ -255,16 +255,26 @@ class Outbox:
 
 
 def _runs(queue: list[tuple[Any, bytes]]) -> list[tuple[Any, bytes]]:
-    """`queue` with consecutive frames for the same peers joined (a tuple compares by identity first)."""
+    """`queue` with consecutive frames for the same peers joined."""
     if len(queue) == 1:
         return queue
     runs: list[tuple[Any, bytes]] = []
     target, frames = queue[0][0], [queue[0][1]]
     for next_target, frame in queue[1:]:
-        if next_target is target or (type(next_target) is tuple and type(target) is tuple and next_target == target):
+        if _same_peers(next_target, target):
             frames.append(frame)
         else:
-            runs.append((target, frames[0] if len(frames) == 1 else b"".join(frames)))
+            runs.append((target, _joined(frames)))
             target, frames = next_target, [frame]
-    runs.append((target, frames[0] if len(frames) == 1 else b"".join(frames)))
+    runs.append((target, _joined(frames)))
     return runs
+
+
+def _same_peers(one: Any, other: Any) -> bool:
+    """Whether two queue targets (a Peer, or a tuple of Peers) are the same peers in the same order;
+    tuples of Peers compare element by element, identity first."""
+    return one is other or (type(one) is tuple and type(other) is tuple and one == other)
+
+
+def _joined(frames: list[bytes]) -> bytes:
+    return frames[0] if len(frames) == 1 else b"".join(frames)
