@@ -1,126 +1,383 @@
-"""The hub's WebSocket connection: websockets' ServerConnection with two guards and an HTTP side door.
+"""One client connection of the hub: websockets' Sans-I/O protocol under a lean asyncio protocol.
 
+websockets' asyncio ``ServerConnection`` keeps, for every connection, a handler
+task with its coroutine chain, a message assembler with its futures, a pings
+table, a lost-connection future and an instance dict: at 10,000 idle connections
+the hub measured ~11.6 KiB each, this layer ~7 KiB (``make bench``). Here the
+same parser and state machine (``websockets.server.ServerProtocol``: handshake,
+framing, UTF-8-free frame rules, close handshake, size limit) are driven by one
+object with slots, and a task exists only while a connection has messages to
+handle or is being opened or closed. What it adds around the protocol:
+
+* **The handshake** like websockets' server: ``process_request`` (async) may
+  answer; else the upgrade is accepted; a hub that stopped serving answers 503;
+  ``open_timeout`` bounds the whole opening.
+* **Messages are handled one at a time, in order** (``received`` is awaited
+  before the next), reading pauses while ``MAX_QUEUE`` wait (websockets' rule),
+  and ``closed`` runs once the connection is gone *and* its last message was
+  handled, so a subscription that was being authorized cannot outlive it.
 * **The Pusher HTTP API** (``/apps/…``, POST included) is served here, not by
   websockets, which parses only GET upgrade requests. Such a request is parsed
   with h11 (the Sans-I/O HTTP/1.1 parser the field trusts), bounded in size,
   answered by :class:`~pybroadcast.dialects.pusher_api.PusherApi`, and closed.
-* **Nothing before the handshake is decided.** websockets' Sans-I/O parser
-  reads frames as soon as the request ends, so a client that sends frames
-  right after its request got pongs *before* the HTTP response, and a close
-  frame there swallowed the 401/403. Bytes after the request head are held
-  (bounded) until the response is out, then fed in, or dropped on rejection.
+* **Nothing before the handshake is decided.** The parser reads frames as soon
+  as the request ends, so a client that sends frames right after its request
+  would get pongs *before* the HTTP response, and a close frame there would
+  swallow the 401/403. Bytes after the request head are held (bounded) until
+  the response is out, then fed in, or dropped on rejection.
 * **Inbound frame rate.** Every frame counts (pings and pongs included, which
-  websockets answers by itself): a token bucket of ``rate`` frames per second
+  the protocol answers by itself): a token bucket of ``rate`` frames per second
   holding up to ``2 * rate``. Frames are counted by walking their headers
-  *before* websockets parses them (one 64 KiB read holds ~10,000 pings, and
+  *before* the parser sees them (one 64 KiB read holds ~10,000 pings, and
   parsing them all cost the hub ~50 ms before a count could stop it), only the
   frames within the limit are fed in, and the connection is closed with 1008
   without reading the rest of the flood.
+* **No extension is negotiated** (the protocol is made without any; compression
+  would cost ~50 KiB per idle connection), so a server frame has no state and
+  the outbox writes frames prepared once per message straight to the transport.
+* **Keepalive state**: ``ping()`` and ``awaiting_pong`` for the hub's one
+  keepalive timer (keepalive.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import http
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h11
-from websockets.asyncio.server import ServerConnection
-from websockets.frames import CloseCode
-from websockets.protocol import State
+from websockets.frames import CloseCode, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import Protocol, State
+from websockets.server import ServerProtocol
 
+if TYPE_CHECKING:
+    from .listener import Listener
+
+CONNECTING, OPEN = State.CONNECTING, State.OPEN
+OP_TEXT, OP_BINARY, OP_CONT, OP_PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 CLOSE_RATE_LIMITED = CloseCode.POLICY_VIOLATION  # 1008
 HOLD_LIMIT = 1 << 20  # bytes a client may send before it has our answer to its request
 API_PREFIXES = (b"/apps/", b"/users/")  # /users/…: pusher-http-python's terminate_connections
 API_BODY_LIMIT = 1 << 20  # bytes: a batch of 10 events or 100 channels of one event fits
 BURST_SECONDS = 2.0
 FLOODER_GRACE = 1.0  # seconds a closed flooder has to read its close frame
+MAX_QUEUE = 16  # messages waiting to be handled before reading pauses (websockets' default)
+RESUME_AT = MAX_QUEUE // 4
 
 log = logging.getLogger("pybroadcast")
+protocol_log = logging.getLogger("websockets.server")
 
 
-class HubConnection(ServerConnection):
-    frame_rate: float = 100.0  # set per server by `configured()`
-    api: Any = None  # the Pusher HTTP API, when a Pusher key is configured
-    # Slots, not instance attributes: a dozen more keys in websockets' instance dict turn it from a
-    # key-sharing dict (~300 bytes) into a table of its own (~1.6 KiB), for every connection.
-    __slots__ = ("_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head", "_over_limit",
-                 "_http", "_body", "_request", "_answering", "_api_task", "pybroadcast")
+class HubConnection(asyncio.Protocol):
+    # Slots: no instance dict (a dict of this many keys is ~1.2 KiB a connection).
+    __slots__ = ("server", "protocol", "transport", "request", "pybroadcast", "awaiting_pong",
+                 "_task", "_timer", "_inbox", "_paused", "_fragment", "_opened", "_lost", "_deaf",
+                 "_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head",
+                 "_http", "_body", "_api_request")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, server: Listener) -> None:
+        self.server = server
+        self.protocol = ServerProtocol(max_size=server.max_size, logger=protocol_log)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
+        self.request: Request | None = None  # the upgrade request (the endpoint drops it once open)
+        self.pybroadcast: Any = None  # the endpoint's own state for this connection
+        self.awaiting_pong = False
+        self._task: asyncio.Task[None] | None = None  # opening, or handling messages, or closing
+        self._timer: asyncio.TimerHandle | None = None  # open_timeout, then close_timeout
+        self._inbox: collections.deque[str | bytes] | None = None  # messages not handled yet
+        self._paused = False
+        self._fragment: tuple[Any, bytearray] | None = None  # (opcode, data) of a fragmented message
+        self._opened = False  # the endpoint took the connection (and will hear that it closed)
+        self._lost = False
+        self._deaf = False  # what the client sends is no longer read (rejected, or a flooder)
         self._head_tail = b""  # the last bytes of an unfinished request head
         self._held: bytearray | None = None  # set once the request head is complete
-        self._tokens = self.frame_rate * BURST_SECONDS
+        self._tokens = server.frame_rate * BURST_SECONDS
         self._refilled = 0.0
         self._frame_left = 0  # payload bytes of the current frame still to come
         self._frame_head = b""  # an incomplete frame header
-        self._over_limit = False
         self._http: h11.Connection | None = None  # set when the request is for the HTTP API
-        self._body = bytearray()
-        self._answering = False
-        self._api_task: Any = None  # kept: the loop holds only a weak reference to a task
+        self._body: bytearray | None = None  # the HTTP API request's body
+        self._api_request: Any = None
 
-    @classmethod
-    def configured(cls, frame_rate: float, api: Any = None) -> type[HubConnection]:
-        return type("HubConnection", (cls,), {"frame_rate": float(frame_rate), "api": api})
+    # --- what the rest of the hub uses -----------------------------------------------------
 
-    # --- holding early bytes -----------------------------------------------------------
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self.server.loop
+
+    @property
+    def remote_address(self) -> Any:
+        return self.transport.get_extra_info("peername") if self.transport is not None else None
+
+    @property
+    def close_code(self) -> int | None:
+        return self.protocol.close_code
+
+    def respond(self, status: int, text: str) -> Response:
+        """An HTTP answer instead of the upgrade (for ``process_request``)."""
+        return self.protocol.reject(status, text)
+
+    def send_text(self, text: bytes) -> None:
+        """A text frame now, outside the outbox (for what is sent before a connection is a peer)."""
+        if self.protocol.state is OPEN:
+            self.protocol.send_text(text)
+            self._send_data()
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake; the TCP connection is dropped if it does not end in close_timeout."""
+        if self.protocol.state is OPEN:
+            self.protocol.send_close(code, reason)
+            self._send_data()
+            self._expect_close()
+
+    def ping(self) -> None:
+        """A ping whose pong (any pong: RFC 6455 lets a client send them unasked) clears ``awaiting_pong``."""
+        if self.protocol.state is OPEN:
+            self.awaiting_pong = True
+            self.protocol.send_ping(b"")
+            self._send_data()
+
+    def shutdown(self, code: int) -> None:
+        """The hub is stopping: close an open connection, drop one that has not asked for anything."""
+        if self.protocol.state is OPEN:
+            self.close(code, "server shutting down")
+        elif self._task is None and self._api_request is None:
+            self.transport.abort()  # no whole request yet (one being answered gets a 503 from _open)
+
+    # --- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.server.connections.add(self)
+        self._timer = self.server.loop.call_later(self.server.open_timeout, self._time_out)
 
     def data_received(self, data: bytes) -> None:
+        if self._deaf:
+            return
+        if self.protocol.state is OPEN and self._held is None:
+            self._feed(data)
+        elif self._http is not None:
+            self._http_received(data)
+        elif self._held is not None:
+            self._held += data
+            if len(self._held) > HOLD_LIMIT:
+                self.transport.abort()
+        elif self.protocol.state is CONNECTING:
+            self._head_received(data)
+        else:
+            self._receive(data)  # closing: the client's close frame is still wanted
+
+    def eof_received(self) -> bool | None:
         if self._http is not None:
+            self._http_received(b"")  # h11's end of stream: an unfinished request is a 400 now
+            return True  # keep the write side open for that answer
+        self.protocol.receive_eof()
+        self._send_data()
+        return None  # the transport closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.receive_eof()  # idempotent; the state is CLOSED from here on
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._lost = True
+        if self._task is None:
+            self._next()
+
+    # --- the opening handshake -----------------------------------------------------------
+
+    def _head_received(self, data: bytes) -> None:
+        if self.server.api is not None and not self._head_tail and _api_request(data):
+            self._http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
             self._http_received(data)
             return
-        if self._held is not None:
-            if self.protocol.state is State.CONNECTING:
-                self._held += data
-                if len(self._held) > HOLD_LIMIT:
+        head = self._head_tail + data
+        end = head.find(b"\r\n\r\n")
+        if end >= 0:
+            cut = end + 4 - len(self._head_tail)
+            self._held = bytearray(data[cut:])
+            data = data[:cut]
+        else:
+            self._head_tail = head[-3:]
+        self._receive(data)
+        if self._held is not None and self._task is None and self.request is None:
+            self._deaf = True  # the head was no request the parser took: it answered and closed
+
+    def _request(self, request: Request) -> None:
+        self.request = request
+        self._task = self.server.loop.create_task(self._open(request))
+
+    async def _open(self, request: Request) -> None:
+        server = self.server
+        response: Response | None
+        try:
+            response = await server.endpoint.process_request(self, request)
+        except Exception:
+            log.exception("process_request failed")
+            response = self.protocol.reject(http.HTTPStatus.INTERNAL_SERVER_ERROR,
+                                            "Failed to open a WebSocket connection.\nSee server log for more information.\n")
+        if response is None:
+            response = self.protocol.accept(request)
+        if response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS and not server.serving:
+            response = self.protocol.reject(http.HTTPStatus.SERVICE_UNAVAILABLE, "Server is shutting down.\n")
+        if self.protocol.state is CONNECTING and not self.transport.is_closing():
+            self.protocol.send_response(response)
+            self._send_data()
+            if self.protocol.state is OPEN:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                _forget_request(self.protocol)
+                try:
+                    self._opened = server.endpoint.opened(self)
+                except Exception:
+                    log.exception("opening a connection failed")
                     self.transport.abort()
-                return
-            self._release()
-        elif self.protocol.state is State.CONNECTING:
-            head = self._head_tail + data
-            if self.api is not None and not self._head_tail and _api_request(data):
-                self._http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
-                self._http_received(data)
-                return
-            end = head.find(b"\r\n\r\n")
-            if end >= 0:
-                cut = end + 4 - len(self._head_tail)
-                self._held = bytearray(data[cut:])
-                data = data[:cut]
+                held, self._held = self._held, None
+                if held and self._opened:
+                    self._feed(bytes(held))
             else:
-                self._head_tail = head[-3:]
-            super().data_received(data)
-            return
-        self._feed(data)
+                self._held = None
+                self._deaf = True
+                self._expect_close()
+        self._task = None
+        self._next()
+
+    def _time_out(self) -> None:
+        self._timer = None
+        self.transport.abort()
+
+    # --- messages ------------------------------------------------------------------------
+
+    def _receive(self, data: bytes) -> None:
+        protocol = self.protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        self._send_data()  # pongs, a close frame, an error answer
+        if protocol.close_expected():
+            self._expect_close()
+        for event in events:
+            if self.request is None and isinstance(event, Request):
+                self._request(event)
+                continue
+            opcode = event.opcode
+            if opcode is OP_TEXT or opcode is OP_BINARY:
+                if event.fin:
+                    self._message(opcode, event.data)
+                else:
+                    self._fragment = (opcode, bytearray(event.data))
+            elif opcode is OP_CONT and self._fragment is not None:
+                self._fragment[1].extend(event.data)
+                if event.fin:
+                    first, whole = self._fragment
+                    self._fragment = None
+                    self._message(first, whole)
+            elif opcode is OP_PONG:
+                self.awaiting_pong = False
+
+    def _message(self, opcode: Any, data: Any) -> None:
+        message: str | bytes
+        if opcode is OP_TEXT:
+            try:
+                message = bytes(data).decode()
+            except UnicodeDecodeError as exc:  # websockets' answer: 1007
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self._send_data()
+                self._expect_close()
+                return
+        else:
+            message = bytes(data)
+        if not self._opened:
+            return  # the endpoint did not take the connection (it is closing)
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = collections.deque()
+        inbox.append(message)
+        if len(inbox) >= MAX_QUEUE and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+        if self._task is None:
+            self._next()
+
+    def _next(self) -> None:
+        """With no task running: start what the connection has to do next, if anything."""
+        if self._opened and (self._inbox or self._lost):
+            self._task = self.server.loop.create_task(self._work())
+        elif self._lost:
+            self.server.connections.discard(self)
+
+    async def _work(self) -> None:
+        endpoint, inbox = self.server.endpoint, self._inbox
+        while inbox:
+            message = inbox.popleft()
+            if self._paused and len(inbox) <= RESUME_AT and not self._deaf:
+                self._paused = False
+                self.transport.resume_reading()
+            try:
+                await endpoint.received(self, message)
+            except Exception:  # the endpoint logs its own; this is a bug of ours in it
+                log.exception("handling a message failed")
+                self.close(CloseCode.INTERNAL_ERROR)
+        self._inbox = None  # an idle connection keeps no deque (~600 bytes)
+        if self._lost:
+            self._opened = False
+            try:
+                await endpoint.closed(self)
+            except Exception:
+                log.exception("closing a connection failed")
+            self.server.connections.discard(self)
+        self._task = None
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _send_data(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                try:
+                    self.transport.write_eof()
+                except Exception:  # write_eof() documents none; OSError is plausible
+                    pass
+            else:
+                self.transport.close()
+
+    def _expect_close(self) -> None:
+        """The client has close_timeout to end the TCP connection; then it is dropped."""
+        if self._timer is None and not self._lost:
+            self._timer = self.server.loop.call_later(self.server.close_timeout, self._time_out)
 
     # --- the HTTP API ----------------------------------------------------------------
 
     def _http_received(self, data: bytes) -> None:
-        http = self._http
-        assert http is not None
-        if self._answering:
+        connection = self._http
+        assert connection is not None
+        if self._api_request is not None:
             return  # a whole request is in (or refused): what follows is ignored
-        http.receive_data(data)
+        connection.receive_data(data)
         try:
             while True:
-                event = http.next_event()
+                event = connection.next_event()
                 if event is h11.NEED_DATA:
                     return
                 if isinstance(event, h11.Request):
-                    self._request = event
+                    self.request = event  # type: ignore[assignment]
                 elif isinstance(event, h11.Data):
-                    self._body += event.data
-                    if len(self._body) > API_BODY_LIMIT:
+                    body = self._body = self._body or bytearray()
+                    body += event.data
+                    if len(body) > API_BODY_LIMIT:
                         self._http_answer(413, {"error": f"the body is over {API_BODY_LIMIT} bytes"})
                         return
                 elif isinstance(event, h11.EndOfMessage):
-                    self._answering = True
-                    request = self._request
+                    request: Any = self.request
                     # latin-1: any byte h11 let through decodes; the API judges what it means.
-                    self._api_task = self.loop.create_task(self._http_serve(
-                        request.method.decode("latin-1"), request.target.decode("latin-1"), bytes(self._body)))
+                    self._api_request = self.server.loop.create_task(self._http_serve(
+                        request.method.decode("latin-1"), request.target.decode("latin-1"), bytes(self._body or b"")))
                     return
                 elif isinstance(event, h11.ConnectionClosed):
                     self.transport.close()
@@ -128,62 +385,45 @@ class HubConnection(ServerConnection):
         except h11.RemoteProtocolError as exc:
             self._http_answer(400, {"error": f"bad HTTP request: {exc}"})
 
-    def eof_received(self) -> bool | None:
-        if self._http is not None:
-            self._http_received(b"")  # h11's end of stream: an unfinished request is a 400 now
-            return True  # keep the write side open for that answer
-        return super().eof_received()
-
     async def _http_serve(self, method: str, target: str, body: bytes) -> None:
         try:
-            status, answer = await self.api.handle(method, target, body)
+            status, answer = await self.server.api.handle(method, target, body)
         except Exception:  # the API's own errors are answers; anything else is ours
             log.exception("Pusher HTTP API failed on %s %s", method, target.partition("?")[0])
             status, answer = 500, {"error": "internal error"}
         self._http_answer(status, answer)
 
     def _http_answer(self, status: int, answer: Any) -> None:
-        http = self._http
-        assert http is not None
-        self._answering = True
+        connection = self._http
+        assert connection is not None
+        self._api_request = self._api_request or True  # nothing more is read
         body = json.dumps(answer).encode()
         try:
-            self.transport.write(http.send(h11.Response(status_code=status, headers=[
+            self.transport.write(connection.send(h11.Response(status_code=status, headers=[
                 ("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")])))
-            self.transport.write(http.send(h11.Data(data=body)))
-            self.transport.write(http.send(h11.EndOfMessage()))
+            self.transport.write(connection.send(h11.Data(data=body)))
+            self.transport.write(connection.send(h11.EndOfMessage()))
         except h11.LocalProtocolError:
             pass  # the request was so broken that h11 will not answer it: just close
         self.transport.close()
 
-    async def handshake(self, *args: Any, **kwargs: Any) -> None:
-        await super().handshake(*args, **kwargs)
-        self._release()
-
-    def _release(self) -> None:
-        held, self._held = self._held, None
-        if held and self.protocol.state is State.OPEN:
-            self._feed(bytes(held))
-
     # --- frame rate ------------------------------------------------------------------
 
     def _feed(self, data: bytes) -> None:
-        if self._over_limit:
-            return  # the rest of a flood we no longer read
-        if self.protocol.state is State.OPEN:
+        if self.protocol.state is OPEN:
             self._refill()
             allowed = self._admit(data)
             if allowed < len(data):
-                super().data_received(data[:allowed])
+                self._receive(data[:allowed])
                 self._close_flooder()
                 return
-        super().data_received(data)
+        self._receive(data)
 
     def _refill(self) -> None:
-        now = self.loop.time()
+        now = self.server.loop.time()
         if self._refilled:
-            capacity = self.frame_rate * BURST_SECONDS
-            self._tokens = min(capacity, self._tokens + (now - self._refilled) * self.frame_rate)
+            capacity = self.server.frame_rate * BURST_SECONDS
+            self._tokens = min(capacity, self._tokens + (now - self._refilled) * self.server.frame_rate)
         self._refilled = now
 
     def _admit(self, data: bytes) -> int:
@@ -211,17 +451,30 @@ class HubConnection(ServerConnection):
         return size
 
     def _close_flooder(self) -> None:
-        self._over_limit = True
+        self._deaf = True
+        address = self.remote_address
         log.warning("closing a connection from %s with 1008: over %g frames/s",
-                    self.remote_address[0] if self.remote_address else "?", self.frame_rate)
-        if self.protocol.state is State.OPEN:
+                    address[0] if address else "?", self.server.frame_rate)
+        if self.protocol.state is OPEN:
             self.protocol.fail(CLOSE_RATE_LIMITED, "frame rate limit exceeded")  # close frame, then FIN
-            self.send_data()
+            self._send_data()
         # Stop reading: the flood waits in the kernel and TCP flow control stalls the
         # sender at no cost to us. Closing now would answer unread data with a reset,
         # which can destroy the close frame before the client reads it.
         self.transport.pause_reading()
-        self.loop.call_later(FLOODER_GRACE, self.transport.abort)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.server.loop.call_later(FLOODER_GRACE, self._time_out)
+
+
+def _forget_request(protocol: ServerProtocol) -> None:
+    """ServerProtocol's parser is one generator for the request and then the frames; its frame
+    keeps the request (~1.5 KiB with its headers, measured) for the connection's life. The frame
+    parser is started on its own instead, as websockets itself swaps parsers (``discard()``), when
+    nothing past the request was read (the request head is fed alone: see ``_head_received``)."""
+    if not protocol.reader.buffer:
+        protocol.parser = Protocol.parse(protocol)
+        next(protocol.parser)
 
 
 MAX_HEADER = 14  # 2 + 8 (64-bit length) + 4 (mask)

@@ -1,4 +1,5 @@
-"""The WebSocket endpoint: HTTP checks before the upgrade, then the per-connection loop."""
+"""The WebSocket endpoint: HTTP checks before the upgrade, then a connection's life as a peer of the hub
+(the listener's ``ConnectionEndpoint``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import logging
 import os
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from .auth import Authenticator, request_info
 from .callbacks import CallbackAbandoned
+from .connection import HubConnection
 from .dialects import Dialect
 from .hub import Hub
 from .peer import Outbox, Peer
@@ -38,7 +39,7 @@ class Endpoint:
         # Connection ids "<node>.<n>", digits only (Pusher's socket_id format), unique across nodes and restarts.
         self._node = int.from_bytes(os.urandom(4), "big")
 
-    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def process_request(self, connection: HubConnection, request: Request) -> Response | None:
         path = request.path.partition("?")[0]
         if path == HEALTH_PATH:
             return connection.respond(http.HTTPStatus.OK, "ok\n")
@@ -62,34 +63,35 @@ class Endpoint:
         connection.pybroadcast = (user, dialect)  # type: ignore[attr-defined]
         return None
 
-    async def handle(self, connection: ServerConnection) -> None:
-        user, dialect = connection.pybroadcast  # type: ignore[attr-defined]
-        if not await dialect.admit(connection):
-            return
-        # The handshake's headers served their purpose; websockets keeps them (and the response)
-        # for the connection's life otherwise: ~3 KiB a connection (tracemalloc).
-        connection.request.headers.clear()
-        connection.response = None
+    def opened(self, connection: HubConnection) -> bool:
+        user, dialect = connection.pybroadcast
+        if not dialect.admit(connection):
+            return False
+        connection.request = None  # its headers served their purpose: ~3 KiB a connection otherwise
         peer = Peer(connection, f"{self._node}.{next(self._ids)}", user, self._outbox, dialect)
-        hub = self._hub
-        hub.attach(peer)
+        connection.pybroadcast = peer
+        self._hub.attach(peer)
         log.info("connected user=%s connection=%s from %s", peer.user, peer.id, _address(connection))
+        return True
+
+    async def received(self, connection: HubConnection, message: str | bytes) -> None:
+        peer: Peer = connection.pybroadcast
         try:
-            await dialect.serve(peer, connection, hub)
-        except ConnectionClosed:
-            pass
-        except Exception:  # a bug of ours: loud, with its traceback (websockets then closes with 1011)
+            await peer.dialect.receive(peer, message, self._hub)
+        except Exception:  # a bug of ours: loud, with its traceback, and the connection is closed with 1011
             log.exception("connection handler failed for connection=%s", peer.id)
-            raise
-        finally:
-            await hub.detach(peer)
-            log.info("disconnected user=%s connection=%s code=%s", peer.user, peer.id, _close_code(connection))
+            connection.close(CloseCode.INTERNAL_ERROR, "")
+
+    async def closed(self, connection: HubConnection) -> None:
+        peer: Peer = connection.pybroadcast
+        await self._hub.detach(peer)
+        log.info("disconnected user=%s connection=%s code=%s", peer.user, peer.id, _close_code(connection))
 
 
-def _address(connection: ServerConnection) -> str:
+def _address(connection: HubConnection) -> str:
     address: Any = connection.remote_address
     return str(address[0]) if address else ""
 
 
-def _close_code(connection: ServerConnection) -> Any:
+def _close_code(connection: HubConnection) -> Any:
     return connection.close_code if connection.close_code is not None else "none"

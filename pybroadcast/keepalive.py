@@ -2,8 +2,8 @@
 
 websockets' own keepalive is a task per connection (~1.4 KiB each, measured, and a timer each).
 This pings every open connection every ``interval`` seconds and closes (1011) one whose previous
-ping got no pong by the next round: websockets' rule with ``ping_timeout = ping_interval``, which
-the hub used, on one timer. Only admitted connections (peers) are pinged: a connection is admitted
+ping got no pong by the next round: websockets' rule with ``ping_timeout = ping_interval`` on one
+timer, and no task or future per ping (the connection keeps one flag, ``awaiting_pong``). Only admitted connections (peers) are pinged: a connection is admitted
 right after its handshake.
 """
 
@@ -14,9 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
-from websockets.protocol import State
 
 log = logging.getLogger("pybroadcast")
 
@@ -50,19 +48,9 @@ class Keepalive:
         for peer in peers[start:start + SLICE]:
             if self._peers.get(peer.id) is not peer:  # gone since the round began
                 continue
-            if peer.ping is not None:  # the last round's ping is still unanswered
-                peer.ping.cancel()
-                peer.ping = None
+            connection = peer.connection
+            if connection.awaiting_pong:  # the last round's ping is still unanswered
                 log.info("closing connection=%s user=%s: no pong within %g s", peer.id, peer.user, self._interval)
                 peer.close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-            elif peer.connection.protocol.state is State.OPEN:
-                peer.ping = self._loop.create_task(_ping(peer))
-
-
-async def _ping(peer: Any) -> None:
-    try:
-        pong = await peer.connection.ping()
-        await pong
-    except ConnectionClosed:
-        pass
-    peer.ping = None
+            else:
+                connection.ping()

@@ -4,10 +4,11 @@ Frames are prepared once per message (by the peer's dialect) and written straigh
 to the connection's transport; the :class:`Outbox` joins every frame a peer
 receives in one flush into one write. websockets' own ``broadcast()`` frames
 the message again for every connection and writes each one separately, which
-measured at about half the throughput. Control frames (ping, pong, close) stay
-with websockets. Sharing the transport is correct only while a server frame
-has no state, i.e. no extension (such as permessage-deflate) was negotiated:
-:class:`Peer` checks that when it is made and refuses the connection otherwise.
+measured at about half the throughput. Control frames (ping, pong, close) are
+written by the connection (connection.py) from websockets' Sans-I/O protocol.
+Sharing the transport is correct only while a server frame has no state, i.e. no
+extension (such as permessage-deflate) is negotiated: the hub's connections
+accept none (connection.py).
 """
 
 from __future__ import annotations
@@ -25,19 +26,11 @@ log = logging.getLogger("pybroadcast")
 OPEN = State.OPEN
 
 
-class FramingError(RuntimeError):
-    """websockets negotiated an extension: prepared frames would corrupt the stream."""
-
-
 class Peer:
     __slots__ = ("connection", "protocol", "transport", "id", "user", "dialect", "channels", "identities",
-                 "dialect_state", "closed", "ping", "_outbox")
+                 "dialect_state", "closed", "_outbox")
 
     def __init__(self, connection: Any, peer_id: str, user: str | None, outbox: Outbox, dialect: Any = None) -> None:
-        if connection.protocol.extensions:
-            names = ", ".join(type(e).__name__ for e in connection.protocol.extensions)
-            raise FramingError(f"the connection negotiated {names}: frames written by the hub would corrupt it;"
-                               " the server must run with compression=None")
         self.connection = connection
         self.protocol = connection.protocol  # websockets' Sans-I/O state (read on every write)
         self.transport: asyncio.WriteTransport = connection.transport
@@ -48,7 +41,6 @@ class Peer:
         self.identities: dict[str, str] = {}  # channel -> member id, where it is not `user` (Pusher presence)
         self.dialect_state: Any = None  # what the dialect keeps per connection (Pusher: client-event budget)
         self.closed = False
-        self.ping: asyncio.Task[None] | None = None  # the keepalive ping awaiting its pong (keepalive.py)
         self._outbox = outbox
 
     def send(self, frame: bytes) -> None:
@@ -59,7 +51,7 @@ class Peer:
         if not self.closed:
             self._outbox.flush(at_once=True)
             self.closed = True
-            self._outbox.spawn(self.connection.close(code, reason))
+            self.connection.close(code, reason)
 
 
 # Most a flush may wait behind the previous one (bounds the latency batching adds).
@@ -101,7 +93,6 @@ class Outbox:
         self._limit = limit
         self._trace = trace
         self._queue: list[tuple[Any, bytes]] = []  # (a Peer or a tuple of Peers, frame), in order
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._sweep: tuple[Peer, ...] = ()  # the peers of the sweep in progress
         self._data = b""  # what its peers from `_at` on get
         self._at = 0
@@ -247,11 +238,6 @@ class Outbox:
             transport.abort()
             return
         transport.write(data)
-
-    def spawn(self, coroutine: Any) -> None:
-        task = self._loop.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def _runs(queue: list[tuple[Any, bytes]]) -> list[tuple[Any, bytes]]:

@@ -16,12 +16,9 @@ import os
 import threading
 from typing import Any, Iterable
 
-from websockets.asyncio.server import serve
-
 from . import drivers, fanout_trace, local, log as logsetup, settings as settings_mod
 from .auth import Authenticator
 from .callbacks import CallbackBridge, PendingCall
-from .connection import HubConnection
 from .dialects import Dialect
 from .dialects.native import NativeDialect
 from .dialects.pusher import PusherDialect
@@ -33,6 +30,7 @@ from .hooks import NAMES as callback_names
 from .hub import Hub
 from .in_hub_route import InHubRoute
 from .keepalive import Keepalive
+from .listener import Listener
 from .peer import Outbox
 
 log = logging.getLogger("pybroadcast")
@@ -148,18 +146,11 @@ class Runtime:
         host, port = settings.listen
         try:
             await driver.start_serving(hub)
-            server = await serve(
-                endpoint.handle, host or None, port,
-                process_request=endpoint.process_request,
-                create_connection=HubConnection.configured(settings.max_frame_rate, api),
-                compression=None,  # per-message deflate costs ~50 KiB per idle connection
-                max_size=settings.max_message_size,
-                ping_interval=None,  # one Keepalive for the hub instead of a task per connection
-                ping_timeout=None,
-                close_timeout=CLOSE_TIMEOUT,
-                reuse_port=settings.reuse_port == "on",  # several hubs, one port: the kernel spreads connections
-                logger=logging.getLogger("websockets.server"),
-            )
+            listener = Listener(endpoint, max_size=settings.max_message_size, frame_rate=settings.max_frame_rate,
+                                api=api, close_timeout=CLOSE_TIMEOUT)
+            # No compression (per-message deflate costs ~50 KiB per idle connection) and no
+            # keepalive per connection (one Keepalive for the hub): see connection.py.
+            await listener.start(host or None, port, reuse_port=settings.reuse_port == "on")
         except BaseException as exc:
             await driver.stop_serving()
             await driver.close()
@@ -167,7 +158,7 @@ class Runtime:
                 raise BroadcastError(f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
             raise
         self.hub = hub
-        bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
+        bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in listener.sockets)
         endpoints = "WebSocket endpoint /ws" + (", Pusher /app/{key} and HTTP API /apps/{app_id}/..." if api else "")
         log.info("listening on %s (%s, driver %s)", bound, endpoints, settings.driver)
         keepalive = Keepalive(asyncio.get_running_loop(), hub.registry.peers, settings.ping_interval)
@@ -179,8 +170,7 @@ class Runtime:
         for peer in list(hub.registry.peers.values()):
             if peer.dialect.shutdown_code != 1001:
                 peer.close(peer.dialect.shutdown_code, "server shutting down")
-        server.close()
-        await server.wait_closed()
+        await listener.close(1001)
         await driver.stop_serving()
         await self.bridge.drain()  # the leave hooks that the closes fired
         await driver.close()

@@ -135,3 +135,36 @@ def raw_client(hub: Hub, user: str, channel: str, rcvbuf: int | None = None) -> 
     mask = os.urandom(4)
     sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
     return sock
+
+
+
+class Taker:
+    """A listener endpoint that accepts every upgrade and hands each connection to the test
+    (connection.py and listener.py on their own, without a hub); it records what it hears."""
+
+    def __init__(self) -> None:
+        self.taken: asyncio.Queue[Any] = asyncio.Queue()  # connections, as they open
+        self.gone: asyncio.Queue[Any] = asyncio.Queue()  # connections, as `closed` is called
+        self.messages: list[str | bytes] = []
+
+    async def process_request(self, connection: Any, request: Any) -> None:
+        return None
+
+    def opened(self, connection: Any) -> bool:
+        self.taken.put_nowait(connection)
+        return True
+
+    async def received(self, connection: Any, message: str | bytes) -> None:
+        self.messages.append(message)
+
+    async def closed(self, connection: Any) -> None:
+        self.gone.put_nowait(connection)
+
+
+async def listening(endpoint: Any, max_size: int = 65536, **options: Any) -> Any:
+    """A started Listener for `endpoint` on 127.0.0.1, a free port."""
+    from pybroadcast.listener import Listener
+
+    listener = Listener(endpoint, max_size=max_size, **options)
+    await listener.start("127.0.0.1", 0)
+    return listener

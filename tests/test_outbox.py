@@ -1,6 +1,6 @@
 """The outbox: what each peer gets, in what order, and when a flush may wait.
 
-Peers are real websockets server connections with real clients on loopback; the
+Peers are the hub's own connections (listener.py) with real websockets clients on loopback; the
 hub's fan-out trace is checked against a real hub.
 """
 
@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import ServerConnection, serve
 
 from pybroadcast.dialects import json_frame
 from pybroadcast.peer import SLICE, Outbox, Peer
-from support import ack, client, recv_json, short_tempdir, subscribe
+from support import Taker, ack, client, listening, recv_json, short_tempdir, subscribe
 
 LIMIT = 1 << 20
 
@@ -35,22 +34,16 @@ class Pair:
 async def connected(count: int) -> AsyncIterator[Pair]:
     outbox = Outbox(asyncio.get_running_loop(), LIMIT)
     result = Pair(outbox)
-    served: asyncio.Queue[ServerConnection] = asyncio.Queue()
-    done = asyncio.get_running_loop().create_future()
-
-    async def handler(connection: ServerConnection) -> None:
-        await served.put(connection)
-        await done
-
-    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        for n in range(count):
-            result.clients.append(await connect(f"ws://127.0.0.1:{port}", compression=None))
-            result.peers.append(Peer(await asyncio.wait_for(served.get(), 10), str(n), str(n), outbox))
-        yield result
-        done.set_result(None)
-        for ws in result.clients:
-            await ws.close()
+    taker = Taker()
+    listener = await listening(taker)
+    port = listener.sockets[0].getsockname()[1]
+    for n in range(count):
+        result.clients.append(await connect(f"ws://127.0.0.1:{port}", compression=None))
+        result.peers.append(Peer(await asyncio.wait_for(taker.taken.get(), 10), str(n), str(n), outbox))
+    yield result
+    for ws in result.clients:
+        await ws.close()
+    await listener.close()
 
 
 @pytest.fixture

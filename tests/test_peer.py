@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-import pytest
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import serve
 
-from pybroadcast.peer import FramingError, Outbox, Peer
+from pybroadcast.dialects import json_frame
+from pybroadcast.peer import Outbox, Peer
+from support import Taker, listening
 
 
-@pytest.mark.parametrize("compression, refused", [("deflate", True), (None, False)])
-async def test_a_peer_refuses_a_connection_that_negotiated_an_extension(compression, refused: bool) -> None:
-    outcome: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-
-    async def handler(connection) -> None:
-        try:
-            Peer(connection, "p1", "1", Outbox(asyncio.get_running_loop(), 1 << 20))
-            outcome.set_result(None)
-        except FramingError as exc:
-            outcome.set_result(exc)
-
-    async with serve(handler, "127.0.0.1", 0, compression=compression) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}", compression="deflate"):
-            error = await asyncio.wait_for(outcome, 10)
-    if refused:
-        assert isinstance(error, FramingError) and "PerMessageDeflate" in str(error)
-    else:
-        assert error is None
+async def test_a_client_offering_compression_gets_none_and_prepared_frames_arrive_whole() -> None:
+    taker = Taker()
+    listener = await listening(taker)
+    port = listener.sockets[0].getsockname()[1]
+    async with connect(f"ws://127.0.0.1:{port}", compression="deflate") as ws:
+        connection = await asyncio.wait_for(taker.taken.get(), 10)
+        assert ws.protocol.extensions == [] and connection.protocol.extensions == []
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        peer = Peer(connection, "p1", "1", Outbox(asyncio.get_running_loop(), 1 << 20))
+        peer.send(json_frame({"n": "x" * 300}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"n": "x" * 300}
+    await listener.close()

@@ -47,9 +47,10 @@ class Dialect(ABC):
       client sent) must not make it fail.
     * ``refused(channel, code, message)``: a subscription is refused; ``code`` is
       ``forbidden`` (authorization) or ``too_many_channels`` (the cap).
-    * ``serve(peer, connection, hub)`` reads one connection's frames until it
-      closes and turns them into ``hub.subscribe``/``hub.unsubscribe`` calls,
-      answering bad frames itself; it never closes the connection with 1011.
+    * ``receive(peer, message, hub)`` turns one message of a connection (str for a
+      text frame, bytes for binary) into ``hub.subscribe``/``hub.unsubscribe`` calls,
+      answering bad frames itself; it is awaited before the connection's next
+      message, and never closes the connection with 1011.
     """
 
     path: str
@@ -59,7 +60,7 @@ class Dialect(ABC):
     disconnect_code: int
     shutdown_code = 1001
 
-    async def admit(self, connection: Any) -> bool:
+    def admit(self, connection: Any) -> bool:
         return True
 
     def replays_last(self, channel: str) -> bool:
@@ -101,4 +102,4 @@ class Dialect(ABC):
         """``info``: the member's user_info (JSON) on a join, "" when unknown."""
 
     @abstractmethod
-    async def serve(self, peer: Any, connection: Any, hub: Any) -> None: ...
+    async def receive(self, peer: Any, message: str | bytes, hub: Any) -> None: ...

@@ -113,14 +113,13 @@ class NativeDialect(Dialect):
     def presence(self, kind: str, channel: str, user: str, info: str = "") -> bytes:
         return frame({"event": kind, "channel": channel, "user": user})
 
-    async def serve(self, peer: Any, connection: Any, hub: Any) -> None:
-        async for data in connection:
-            try:
-                action = parse(data)
-            except ProtocolError as exc:
-                peer.send(error(exc.code, str(exc), exc.channel))
-                continue
-            if action.action == "subscribe":
-                await hub.subscribe(peer, action.channel, since=action.since)
-            else:
-                await hub.unsubscribe(peer, action.channel)
+    async def receive(self, peer: Any, message: str | bytes, hub: Any) -> None:
+        try:
+            action = parse(message)
+        except ProtocolError as exc:
+            peer.send(error(exc.code, str(exc), exc.channel))
+            return
+        if action.action == "subscribe":
+            await hub.subscribe(peer, action.channel, since=action.since)
+        else:
+            await hub.unsubscribe(peer, action.channel)

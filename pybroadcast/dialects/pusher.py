@@ -73,12 +73,12 @@ class PusherDialect(Dialect):
 
     # --- admission -------------------------------------------------------------------
 
-    async def admit(self, connection: Any) -> bool:
+    def admit(self, connection: Any) -> bool:
         key = connection.request.path.partition("?")[0][len(PREFIX):]
         if hmac.compare_digest(key.encode(), self.key.encode()):
             return True
-        await connection.send(json_text(_error(CLOSE_UNKNOWN_APP, f"App key {key[:40]} does not exist")).decode())
-        await connection.close(CLOSE_UNKNOWN_APP, "unknown app key")
+        connection.send_text(json_text(_error(CLOSE_UNKNOWN_APP, f"App key {key[:40]} does not exist")))
+        connection.close(CLOSE_UNKNOWN_APP, "unknown app key")
         return False
 
     # --- frames out ------------------------------------------------------------------
@@ -126,29 +126,28 @@ class PusherDialect(Dialect):
 
     # --- frames in -------------------------------------------------------------------
 
-    async def serve(self, peer: Any, connection: Any, hub: Any) -> None:
-        async for raw in connection:
-            try:
-                event, data = _parse(raw)
-            except ValueError as exc:
-                peer.send(error(ERROR_BAD_FRAME, str(exc)))
-                continue
-            if event == "pusher:ping":
-                peer.send(PONG)
-            elif event == "pusher:pong":
-                pass
-            elif event == "pusher:subscribe":
-                await self._subscribe(peer, hub, data)
-            elif event == "pusher:unsubscribe":
-                channel = data.get("channel")
-                if isinstance(channel, str) and validation.is_valid_channel(channel):
-                    await hub.unsubscribe(peer, channel)
-            elif event == "pusher:signin":
-                self._signin(peer, hub, data)
-            elif event.startswith("client-"):
-                await self._client_event(peer, hub, event, data)
-            else:
-                peer.send(error(ERROR_BAD_FRAME, f"unsupported event {event[:60]!r}"))
+    async def receive(self, peer: Any, message: str | bytes, hub: Any) -> None:
+        try:
+            event, data = _parse(message)
+        except ValueError as exc:
+            peer.send(error(ERROR_BAD_FRAME, str(exc)))
+            return
+        if event == "pusher:ping":
+            peer.send(PONG)
+        elif event == "pusher:pong":
+            pass
+        elif event == "pusher:subscribe":
+            await self._subscribe(peer, hub, data)
+        elif event == "pusher:unsubscribe":
+            channel = data.get("channel")
+            if isinstance(channel, str) and validation.is_valid_channel(channel):
+                await hub.unsubscribe(peer, channel)
+        elif event == "pusher:signin":
+            self._signin(peer, hub, data)
+        elif event.startswith("client-"):
+            await self._client_event(peer, hub, event, data)
+        else:
+            peer.send(error(ERROR_BAD_FRAME, f"unsupported event {event[:60]!r}"))
 
     async def _subscribe(self, peer: Any, hub: Any, data: dict[str, Any]) -> None:
         channel = data.get("channel")

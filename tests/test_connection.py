@@ -1,0 +1,162 @@
+"""The hub's connection layer on its own (connection.py, listener.py): real websockets clients
+and raw sockets on loopback against a Listener with a recording endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.protocol import State
+
+from pybroadcast.connection import MAX_QUEUE
+from support import Taker, listening
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Polls a state the connection exposes no event for (the kernel's side of it)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+class Gated(Taker):
+    """Handling the first message waits for `gate`; the order of what it hears is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.get_running_loop().create_future()
+        self.log: list[str] = []
+
+    async def received(self, connection: Any, message: str | bytes) -> None:
+        self.log.append(f"start {message}")
+        if message == "1":
+            await self.gate
+        self.log.append(f"end {message}")
+        await super().received(connection, message)
+
+    async def closed(self, connection: Any) -> None:
+        self.log.append("closed")
+        await super().closed(connection)
+
+
+@pytest.fixture
+async def gated() -> AsyncIterator[tuple[Gated, Any]]:
+    taker = Gated()
+    listener = await listening(taker)
+    yield taker, listener
+    await listener.close()
+
+
+def url(listener: Any) -> str:
+    return f"ws://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+
+
+async def test_messages_are_handled_one_at_a_time_and_closed_comes_after_the_last(gated) -> None:
+    taker, listener = gated
+    ws = await connect(url(listener))
+    connection = await asyncio.wait_for(taker.taken.get(), 10)
+    for n in ("1", "2", "3"):
+        await ws.send(n)
+    await ws.close()
+    await until(lambda: connection.protocol.state is State.CLOSED)  # gone while "1" is being handled
+    assert taker.log == ["start 1"]
+    taker.gate.set_result(None)
+    assert await asyncio.wait_for(taker.gone.get(), 10) is connection
+    assert taker.log == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3", "closed"]
+    assert connection not in listener.connections
+
+
+async def test_reading_pauses_while_messages_wait_and_resumes_when_they_are_handled(gated) -> None:
+    taker, listener = gated
+    async with connect(url(listener)) as ws:
+        connection = await asyncio.wait_for(taker.taken.get(), 10)
+        count = 10 * MAX_QUEUE
+        for n in range(1, count + 1):
+            await ws.send(str(n))
+        await until(lambda: not connection.transport.is_reading())
+        taker.gate.set_result(None)
+        await until(lambda: len(taker.messages) == count)
+        assert taker.messages == [str(n) for n in range(1, count + 1)]
+        assert connection.transport.is_reading()
+
+
+async def test_a_fragmented_message_is_one_message_and_invalid_utf8_is_closed_with_1007(gated) -> None:
+    taker, listener = gated
+    taker.gate.set_result(None)
+    async with connect(url(listener)) as ws:
+        await asyncio.wait_for(taker.taken.get(), 10)
+        await ws.send(iter(["ab", "cd"]))
+        await ws.send(b"\x00bin")
+        ws.protocol.send_text(b"\xff\xfe")  # the client library would not send this itself
+        ws.send_data()
+        await asyncio.wait_for(ws.wait_closed(), 10)
+    assert ws.close_code == 1007
+    assert taker.messages == ["abcd", b"\x00bin"]
+
+
+async def test_an_open_connection_keeps_no_reference_to_its_upgrade_request(gated) -> None:
+    """websockets' handshake parser would keep it (~1.5 KiB a connection) for the connection's life."""
+    taker, listener = gated
+    async with connect(url(listener), additional_headers={"X-Pad": "x" * 2000}) as ws:
+        connection = await asyncio.wait_for(taker.taken.get(), 10)
+        request = weakref.ref(connection.request)
+        connection.request = None  # as the hub's endpoint does once it has read it
+        gc.collect()
+        assert request() is None
+        await ws.send("2")  # frames are still read
+        await until(lambda: taker.messages == ["2"])
+
+
+async def test_a_ping_is_answered_and_clears_awaiting_pong(gated) -> None:
+    taker, listener = gated
+    async with connect(url(listener)):
+        connection = await asyncio.wait_for(taker.taken.get(), 10)
+        connection.ping()
+        assert connection.awaiting_pong
+        await until(lambda: not connection.awaiting_pong)
+
+
+async def test_closing_the_listener_closes_open_connections_with_1001_after_closed_is_heard(gated) -> None:
+    taker, listener = gated
+    clients = [await connect(url(listener)) for _ in range(3)]
+    for _ in clients:
+        await asyncio.wait_for(taker.taken.get(), 10)
+    await asyncio.wait_for(listener.close(), 10)
+    assert taker.gone.qsize() == 3 and not listener.connections
+    for ws in clients:
+        await asyncio.wait_for(ws.wait_closed(), 10)
+        assert ws.close_code == 1001
+
+
+async def test_an_opening_handshake_not_finished_in_open_timeout_is_dropped() -> None:
+    taker = Taker()
+    listener = await listening(taker, open_timeout=0.2)
+    port = listener.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    await until(lambda: not listener.connections)
+    assert taker.taken.empty()
+    writer.close()
+    await listener.close()
+
+
+async def test_a_request_that_is_no_http_gets_no_upgrade_and_is_closed() -> None:
+    taker = Taker()
+    listener = await listening(taker)
+    port = listener.sockets[0].getsockname()[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"\x16\x03\x01 hello, no HTTP here\r\n\r\n\x88\x80")
+        answer = b""
+        while chunk := await asyncio.to_thread(sock.recv, 4096):
+            answer += chunk
+    assert b"101" not in answer
+    await until(lambda: not listener.connections)
+    assert taker.taken.empty()
+    await listener.close()
