@@ -160,3 +160,32 @@ async def test_a_request_that_is_no_http_gets_no_upgrade_and_is_closed() -> None
     await until(lambda: not listener.connections)
     assert taker.taken.empty()
     await listener.close()
+
+
+async def test_a_handshake_being_decided_when_the_listener_closes_is_answered_503() -> None:
+    class Slow(Taker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked = asyncio.get_running_loop().create_future()
+            self.gate = asyncio.get_running_loop().create_future()
+
+        async def process_request(self, connection: Any, request: Any) -> None:
+            self.asked.set_result(None)
+            await self.gate  # e.g. onAuthenticate running in PHP
+
+    taker = Slow()
+    listener = await listening(taker)
+    port = listener.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    await asyncio.wait_for(taker.asked, 10)
+    closing = asyncio.create_task(listener.close())
+    await asyncio.sleep(0)  # one loop turn: the task starts
+    assert not listener.serving
+    taker.gate.set_result(None)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    assert answer.startswith(b"HTTP/1.1 503"), answer[:60]
+    writer.close()
+    await asyncio.wait_for(closing, 10)
+    assert taker.taken.empty() and not listener.connections
