@@ -3,11 +3,16 @@
 websockets' asyncio ``ServerConnection`` keeps, for every connection, a handler
 task with its coroutine chain, a message assembler with its futures, a pings
 table, a lost-connection future and an instance dict: at 10,000 idle connections
-the hub measured ~11.6 KiB each, this layer ~7 KiB (``make bench``). Here the
-same parser and state machine (``websockets.server.ServerProtocol``: handshake,
-framing, UTF-8-free frame rules, close handshake, size limit) are driven by one
-object with slots, and a task exists only while a connection has messages to
-handle or is being opened or closed. What it adds around the protocol:
+the hub measured ~11.6 KiB each, this layer ~4.6 KiB (RSS, same run; the upgrade
+request no longer kept for the connection's life is ~4 KiB of that: see
+``_forget_request``). Here the same parser and state machine
+(``websockets.server.ServerProtocol``: handshake, framing and its rules, the
+closing handshake, the size limit) are driven by one object with slots, and a task
+exists only while a connection has messages to handle or is being opened or
+closed. What it adds around the protocol:
+
+* **Text messages are checked for UTF-8** (websockets' asyncio layer does that,
+  not its protocol): invalid text closes the connection with 1007.
 
 * **The handshake** like websockets' server: ``process_request`` (async) may
   answer; else the upgrade is accepted; a hub that stopped serving answers 503;
@@ -16,10 +21,8 @@ handle or is being opened or closed. What it adds around the protocol:
   before the next), reading pauses while ``MAX_QUEUE`` wait (websockets' rule),
   and ``closed`` runs once the connection is gone *and* its last message was
   handled, so a subscription that was being authorized cannot outlive it.
-* **The Pusher HTTP API** (``/apps/…``, POST included) is served here, not by
-  websockets, which parses only GET upgrade requests. Such a request is parsed
-  with h11 (the Sans-I/O HTTP/1.1 parser the field trusts), bounded in size,
-  answered by :class:`~pybroadcast.dialects.pusher_api.PusherApi`, and closed.
+* **The Pusher HTTP API** shares the port: a connection that starts with such a
+  request is handed over to :class:`~pybroadcast.api_request.ApiRequest`.
 * **Nothing before the handshake is decided.** The parser reads frames as soon
   as the request ends, so a client that sends frames right after its request
   would get pongs *before* the HTTP response, and a close frame there would
@@ -44,15 +47,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import http
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import h11
 from websockets.frames import CloseCode, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
+
+from .api_request import ApiRequest, is_api_request
 
 if TYPE_CHECKING:
     from .listener import Listener
@@ -61,8 +64,6 @@ CONNECTING, OPEN = State.CONNECTING, State.OPEN
 OP_TEXT, OP_BINARY, OP_CONT, OP_PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 CLOSE_RATE_LIMITED = CloseCode.POLICY_VIOLATION  # 1008
 HOLD_LIMIT = 1 << 20  # bytes a client may send before it has our answer to its request
-API_PREFIXES = (b"/apps/", b"/users/")  # /users/…: pusher-http-python's terminate_connections
-API_BODY_LIMIT = 1 << 20  # bytes: a batch of 10 events or 100 channels of one event fits
 BURST_SECONDS = 2.0
 FLOODER_GRACE = 1.0  # seconds a closed flooder has to read its close frame
 MAX_QUEUE = 16  # messages waiting to be handled before reading pauses (websockets' default)
@@ -76,8 +77,7 @@ class HubConnection(asyncio.Protocol):
     # Slots: no instance dict (a dict of this many keys is ~1.2 KiB a connection).
     __slots__ = ("server", "protocol", "transport", "request", "pybroadcast", "awaiting_pong",
                  "_task", "_timer", "_inbox", "_paused", "_fragment", "_opened", "_lost", "_deaf",
-                 "_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head",
-                 "_http", "_body", "_api_request")
+                 "_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head")
 
     def __init__(self, server: Listener) -> None:
         self.server = server
@@ -100,9 +100,6 @@ class HubConnection(asyncio.Protocol):
         self._refilled = 0.0
         self._frame_left = 0  # payload bytes of the current frame still to come
         self._frame_head = b""  # an incomplete frame header
-        self._http: h11.Connection | None = None  # set when the request is for the HTTP API
-        self._body: bytearray | None = None  # the HTTP API request's body
-        self._api_request: Any = None
 
     # --- what the rest of the hub uses -----------------------------------------------------
 
@@ -146,7 +143,7 @@ class HubConnection(asyncio.Protocol):
         """The hub is stopping: close an open connection, drop one that has not asked for anything."""
         if self.protocol.state is OPEN:
             self.close(code, "server shutting down")
-        elif self._task is None and self._api_request is None:
+        elif self._task is None:
             self.transport.abort()  # no whole request yet (one being answered gets a 503 from _open)
 
     # --- asyncio.Protocol --------------------------------------------------------------
@@ -161,8 +158,6 @@ class HubConnection(asyncio.Protocol):
             return
         if self.protocol.state is OPEN and self._held is None:
             self._feed(data)
-        elif self._http is not None:
-            self._http_received(data)
         elif self._held is not None:
             self._held += data
             if len(self._held) > HOLD_LIMIT:
@@ -173,9 +168,6 @@ class HubConnection(asyncio.Protocol):
             self._receive(data)  # closing: the client's close frame is still wanted
 
     def eof_received(self) -> bool | None:
-        if self._http is not None:
-            self._http_received(b"")  # h11's end of stream: an unfinished request is a 400 now
-            return True  # keep the write side open for that answer
         self.protocol.receive_eof()
         self._send_data()
         return None  # the transport closes
@@ -192,9 +184,8 @@ class HubConnection(asyncio.Protocol):
     # --- the opening handshake -----------------------------------------------------------
 
     def _head_received(self, data: bytes) -> None:
-        if self.server.api is not None and not self._head_tail and _api_request(data):
-            self._http = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
-            self._http_received(data)
+        if self.server.api is not None and not self._head_tail and is_api_request(data):
+            self._hand_over().data_received(data)
             return
         head = self._head_tail + data
         end = head.find(b"\r\n\r\n")
@@ -247,6 +238,15 @@ class HubConnection(asyncio.Protocol):
                 self._expect_close()
         self._task = None
         self._next()
+
+    def _hand_over(self) -> ApiRequest:
+        """The connection is a request to the HTTP API: its own protocol takes the transport."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._deaf = True
+        self.server.connections.discard(self)
+        return ApiRequest(self.server, self.transport)
 
     def _time_out(self) -> None:
         self._timer = None
@@ -352,61 +352,6 @@ class HubConnection(asyncio.Protocol):
         if self._timer is None and not self._lost:
             self._timer = self.server.loop.call_later(self.server.close_timeout, self._time_out)
 
-    # --- the HTTP API ----------------------------------------------------------------
-
-    def _http_received(self, data: bytes) -> None:
-        connection = self._http
-        assert connection is not None
-        if self._api_request is not None:
-            return  # a whole request is in (or refused): what follows is ignored
-        connection.receive_data(data)
-        try:
-            while True:
-                event = connection.next_event()
-                if event is h11.NEED_DATA:
-                    return
-                if isinstance(event, h11.Request):
-                    self.request = event  # type: ignore[assignment]
-                elif isinstance(event, h11.Data):
-                    body = self._body = self._body or bytearray()
-                    body += event.data
-                    if len(body) > API_BODY_LIMIT:
-                        self._http_answer(413, {"error": f"the body is over {API_BODY_LIMIT} bytes"})
-                        return
-                elif isinstance(event, h11.EndOfMessage):
-                    request: Any = self.request
-                    # latin-1: any byte h11 let through decodes; the API judges what it means.
-                    self._api_request = self.server.loop.create_task(self._http_serve(
-                        request.method.decode("latin-1"), request.target.decode("latin-1"), bytes(self._body or b"")))
-                    return
-                elif isinstance(event, h11.ConnectionClosed):
-                    self.transport.close()
-                    return
-        except h11.RemoteProtocolError as exc:
-            self._http_answer(400, {"error": f"bad HTTP request: {exc}"})
-
-    async def _http_serve(self, method: str, target: str, body: bytes) -> None:
-        try:
-            status, answer = await self.server.api.handle(method, target, body)
-        except Exception:  # the API's own errors are answers; anything else is ours
-            log.exception("Pusher HTTP API failed on %s %s", method, target.partition("?")[0])
-            status, answer = 500, {"error": "internal error"}
-        self._http_answer(status, answer)
-
-    def _http_answer(self, status: int, answer: Any) -> None:
-        connection = self._http
-        assert connection is not None
-        self._api_request = self._api_request or True  # nothing more is read
-        body = json.dumps(answer).encode()
-        try:
-            self.transport.write(connection.send(h11.Response(status_code=status, headers=[
-                ("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")])))
-            self.transport.write(connection.send(h11.Data(data=body)))
-            self.transport.write(connection.send(h11.EndOfMessage()))
-        except h11.LocalProtocolError:
-            pass  # the request was so broken that h11 will not answer it: just close
-        self.transport.close()
-
     # --- frame rate ------------------------------------------------------------------
 
     def _feed(self, data: bytes) -> None:
@@ -478,12 +423,6 @@ def _forget_request(protocol: ServerProtocol) -> None:
 
 
 MAX_HEADER = 14  # 2 + 8 (64-bit length) + 4 (mask)
-
-
-def _api_request(data: bytes) -> bool:
-    """Whether the first bytes of a connection are a request line for /apps/…."""
-    method, _, rest = data.partition(b" ")
-    return method in (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD") and rest.startswith(API_PREFIXES)
 
 
 def _header_length(head: bytes) -> tuple[int, int] | None:

@@ -47,7 +47,8 @@ class Listener:
         self.close_timeout = close_timeout
         self.open_timeout = open_timeout
         self.loop = asyncio.get_running_loop()
-        self.connections: set[HubConnection] = _Connections()
+        # What is open: WebSocket connections and HTTP API requests (each with shutdown(code)).
+        self.connections: set[Any] = _Connections()
         self.serving = False
         self._server: asyncio.Server | None = None
 

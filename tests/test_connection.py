@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.protocol import State
 
+from pybroadcast.api_request import BODY_LIMIT, ApiRequest
 from pybroadcast.connection import MAX_QUEUE
 from support import Taker, listening
 
@@ -189,3 +190,53 @@ async def test_a_handshake_being_decided_when_the_listener_closes_is_answered_50
     writer.close()
     await asyncio.wait_for(closing, 10)
     assert taker.taken.empty() and not listener.connections
+
+
+class EchoApi:
+    """Stands in for PusherApi (tested end to end in test_pusher.py): says what it was asked."""
+
+    async def handle(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
+        return 200, {"method": method, "target": target, "bytes": len(body)}
+
+
+async def api_answer(listener: Any, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
+    writer.write(request)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+async def test_an_http_api_request_on_the_websocket_port_is_answered_and_closed() -> None:
+    taker = Taker()
+    listener = await listening(taker, api=EchoApi())
+    answer = await api_answer(listener, b"POST /apps/1/events?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.endswith(b'{"method": "POST", "target": "/apps/1/events?x=1", "bytes": 5}')
+    await until(lambda: not listener.connections)
+    assert taker.taken.empty()
+    await listener.close()
+
+
+async def test_an_http_api_body_over_the_limit_is_413_and_a_broken_request_400() -> None:
+    listener = await listening(Taker(), api=EchoApi())
+    size = BODY_LIMIT + 1
+    answer = await api_answer(listener, b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+                              + b"x" * size)
+    assert answer.startswith(b"HTTP/1.1 413")
+    answer = await api_answer(listener, b"POST /apps/1/events HTTP/1.1\r\nContent-Length: nine\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400") and b"bad HTTP request" in answer
+    await listener.close()
+
+
+async def test_an_unfinished_http_api_request_is_dropped_after_open_timeout_or_at_shutdown() -> None:
+    slow = await listening(Taker(), api=EchoApi(), open_timeout=0.2)
+    assert await api_answer(slow, b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\n") == b""
+    await slow.close()
+    listener = await listening(Taker(), api=EchoApi())
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
+    writer.write(b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\n")
+    await until(lambda: any(isinstance(c, ApiRequest) for c in listener.connections))
+    await asyncio.wait_for(listener.close(), 10)
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
