@@ -60,7 +60,7 @@ class Endpoint:
         if user is None and not dialect.anonymous:
             log.info("rejected unauthenticated connection from %s", info["remote_addr"])
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "Not authenticated\n")
-        connection.pybroadcast = (user, dialect)  # type: ignore[attr-defined]
+        connection.pybroadcast = (user, dialect)  # until opened(): then the Peer
         return None
 
     def opened(self, connection: HubConnection) -> bool:

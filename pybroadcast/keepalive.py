@@ -3,8 +3,8 @@
 websockets' own keepalive is a task per connection (~1.4 KiB each, measured, and a timer each).
 This pings every open connection every ``interval`` seconds and closes (1011) one whose previous
 ping got no pong by the next round: websockets' rule with ``ping_timeout = ping_interval`` on one
-timer, and no task or future per ping (the connection keeps one flag, ``awaiting_pong``). Only admitted connections (peers) are pinged: a connection is admitted
-right after its handshake.
+timer, and no task or future per ping (the connection keeps one flag, ``awaiting_pong``). Only
+admitted connections (peers) are pinged: a connection is admitted right after its handshake.
 """
 
 from __future__ import annotations
