@@ -287,7 +287,7 @@ class Hub:
                             if peer.id != exclude and (held is None or peer not in held):
                                 peer.send(frame)
                     else:
-                        self._send_all(peers, frame)
+                        self._send_all(self.registry.snapshot(target, dialect, peers), frame)
                 if held:
                     self._deliver_held(event, held)
         elif kind == DIRECT:

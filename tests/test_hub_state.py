@@ -190,6 +190,26 @@ async def test_disconnect_closes_every_tab_of_that_user_with_4001(world) -> None
     assert [t.close_code for t in tabs] == [4001, 4001] and not other.closed
 
 
+async def test_a_message_goes_to_the_channels_subscribers_as_they_are_when_it_is_sent(world) -> None:
+    """The recipients are a snapshot kept from message to message (registry.snapshot): a join or a
+    leave must end it, so that the next message reaches exactly the subscribers of that moment."""
+    hub, php, connect = world
+    first, second = connect("1"), connect("2")
+    await hub.subscribe(first, "news")
+    recipients = hub.registry.snapshot("news", DIALECT, hub.registry.channels["news"][DIALECT])
+    assert hub.registry.snapshot("news", DIALECT, set()) is recipients == (first,)  # kept, not rebuilt
+    hub.deliver(Event(MESSAGE, "news", "a"))
+    await hub.subscribe(second, "news")
+    hub.deliver(Event(MESSAGE, "news", "b"))
+    await hub.unsubscribe(first, "news")
+    hub.deliver(Event(MESSAGE, "news", "c"))
+    await hub.detach(second)
+    await hub.subscribe(first, "news")
+    hub.deliver(Event(MESSAGE, "news", "d"))
+    assert [e["data"] for e in first.of("message")] == ["a", "b", "d"]
+    assert [e["data"] for e in second.of("message")] == ["b", "c"]
+
+
 @pytest.mark.parametrize("seed", range(5))
 async def test_random_interleavings_keep_hooks_balanced(world, seed: int) -> None:
     """Many users, tabs, subscribes, unsubscribes and closes, interleaved at random."""
