@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 
+SNAPSHOT_FROM = 16  # subscribers (of one dialect) from which a channel keeps its snapshot
+
+
 class Registry:
     def __init__(self) -> None:
         self.peers: dict[str, Any] = {}  # connection id -> Peer
@@ -72,7 +75,10 @@ class Registry:
         leaves. A message's recipients are queued as such a snapshot; copying a set of 10,000
         peers for every message, and comparing the copies to join consecutive messages, cost
         more than the rest of a message's way through the hub (and the copies, being
-        containers, the garbage collector's time)."""
+        containers, the garbage collector's time). A small group is copied each time: a
+        channel per user (Laravel's notifications) would otherwise keep a tuple per user."""
+        if len(peers) < SNAPSHOT_FROM:
+            return tuple(peers)
         key = (channel, dialect)
         snapshot = self._snapshots.get(key)
         if snapshot is None:

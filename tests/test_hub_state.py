@@ -21,6 +21,7 @@ from pybroadcast.drivers.memory.history import MemoryHistory
 from pybroadcast.drivers.memory.presence import MemoryPresence
 from pybroadcast.events import DISCONNECT, MESSAGE, Event
 from pybroadcast.hub import Hub
+from pybroadcast.registry import SNAPSHOT_FROM
 
 DIALECT = NativeDialect()
 ROOM = "presence-room"
@@ -194,10 +195,14 @@ async def test_a_message_goes_to_the_channels_subscribers_as_they_are_when_it_is
     """The recipients are a snapshot kept from message to message (registry.snapshot): a join or a
     leave must end it, so that the next message reaches exactly the subscribers of that moment."""
     hub, php, connect = world
+    crowd = [connect(f"c{n}") for n in range(SNAPSHOT_FROM - 1)]
+    for peer in crowd:
+        await hub.subscribe(peer, "news")
     first, second = connect("1"), connect("2")
     await hub.subscribe(first, "news")
-    recipients = hub.registry.snapshot("news", DIALECT, hub.registry.channels["news"][DIALECT])
-    assert hub.registry.snapshot("news", DIALECT, set()) is recipients == (first,)  # kept, not rebuilt
+    group = hub.registry.channels["news"][DIALECT]
+    recipients = hub.registry.snapshot("news", DIALECT, group)
+    assert set(recipients) == {*crowd, first} and hub.registry.snapshot("news", DIALECT, group) is recipients
     hub.deliver(Event(MESSAGE, "news", "a"))
     await hub.subscribe(second, "news")
     hub.deliver(Event(MESSAGE, "news", "b"))
@@ -208,6 +213,7 @@ async def test_a_message_goes_to_the_channels_subscribers_as_they_are_when_it_is
     hub.deliver(Event(MESSAGE, "news", "d"))
     assert [e["data"] for e in first.of("message")] == ["a", "b", "d"]
     assert [e["data"] for e in second.of("message")] == ["b", "c"]
+    assert [e["data"] for e in crowd[0].of("message")] == ["a", "b", "c", "d"]
 
 
 @pytest.mark.parametrize("seed", range(5))
