@@ -19,10 +19,15 @@ def text_frame(payload: bytes) -> bytes:
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 
+# One encoder for every frame: json.dumps() with options builds a new JSONEncoder each call,
+# a third of the cost of encoding a message.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_text(event: dict[str, Any]) -> bytes:
     """An event as compact UTF-8 JSON. "replace": a lone surrogate from a client's JSON
     ("\ud800") cannot be UTF-8; echoing it must not fail the connection (it closed with 1011)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    return _COMPACT.encode(event).encode("utf-8", "replace")
 
 
 def json_frame(event: dict[str, Any]) -> bytes:

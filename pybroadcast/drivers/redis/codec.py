@@ -12,8 +12,11 @@ import json
 from ...events import KINDS, PUBLISHED, Event
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # (built once: see dialects.json_text)
+
+
 def encode(event: Event) -> bytes:
-    return json.dumps(event[:PUBLISHED], ensure_ascii=False, separators=(",", ":")).encode()
+    return _COMPACT.encode(event[:PUBLISHED]).encode()
 
 
 def decode(raw: bytes | str) -> Event:
