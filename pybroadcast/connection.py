@@ -342,6 +342,10 @@ class HubConnection(asyncio.Protocol):
         protocol.parser = None  # a generator, whose frame holds the protocol
         protocol.parser_exc = None  # an EOFError, whose traceback holds that frame
         self.pybroadcast = None  # the endpoint's state (a Peer), which holds this connection
+        if self.transport.is_closing() and hasattr(self.transport, "_read_ready_cb"):
+            # asyncio's socket transport keeps a bound method of itself (to read with); it is read
+            # nowhere once the transport is closed (asyncio private: hence the test for it).
+            self.transport._read_ready_cb = None  # type: ignore[attr-defined]
 
     # --- writing -------------------------------------------------------------------------
 
