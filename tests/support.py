@@ -137,7 +137,6 @@ def raw_client(hub: Hub, user: str, channel: str, rcvbuf: int | None = None) -> 
     return sock
 
 
-
 class Taker:
     """A listener endpoint that accepts every upgrade and hands each connection to the test
     (connection.py and listener.py on their own, without a hub); it records what it hears."""
