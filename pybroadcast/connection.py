@@ -350,16 +350,25 @@ class HubConnection(asyncio.Protocol):
     # --- writing -------------------------------------------------------------------------
 
     def _send_data(self) -> None:
+        transport = self.transport
         for data in self.protocol.data_to_send():
             if data:
-                self.transport.write(data)
-            elif self.transport.can_write_eof():
+                transport.write(data)
+            elif transport.can_write_eof():
                 try:
-                    self.transport.write_eof()
+                    transport.write_eof()
                 except Exception:  # write_eof() documents none; OSError is plausible
                     pass
             else:
-                self.transport.close()
+                transport.close()
+        if transport.get_write_buffer_size() > self.server.write_limit:
+            # What the connection writes on its own (pongs above all: a client may ping within the
+            # frame rate and never read) is bounded like the outbox's frames: past the limit, drop it.
+            address = self.remote_address
+            log.warning("closing a connection from %s: over %d bytes unsent (the client does not read)",
+                        address[0] if address else "?", self.server.write_limit)
+            self._deaf = True
+            transport.abort()
 
     def _expect_close(self) -> None:
         """The client has close_timeout to end the TCP connection; then it is dropped."""

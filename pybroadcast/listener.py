@@ -11,6 +11,7 @@ from websockets.http11 import Response
 from .connection import HubConnection
 
 OPEN_TIMEOUT = 10.0  # seconds from accept to the end of the opening handshake (websockets' default)
+WRITE_LIMIT = 1 << 20
 
 
 class ConnectionEndpoint(Protocol):
@@ -37,12 +38,15 @@ class ConnectionEndpoint(Protocol):
 
 class Listener:
     def __init__(self, endpoint: ConnectionEndpoint, *, max_size: int, frame_rate: float = 100.0, api: Any = None,
-                 close_timeout: float = 2.0, open_timeout: float = OPEN_TIMEOUT) -> None:
+                 close_timeout: float = 2.0, open_timeout: float = OPEN_TIMEOUT,
+                 write_limit: int = WRITE_LIMIT) -> None:
         """`api`: the Pusher HTTP API, when a Pusher key is configured; `frame_rate`: frames per
-        second a client may send (twice that in a burst)."""
+        second a client may send (twice that in a burst); `write_limit`: bytes a connection may
+        leave unread (beyond what the kernel holds) before it is dropped."""
         self.endpoint = endpoint
         self.max_size = max_size
         self.frame_rate = float(frame_rate)
+        self.write_limit = write_limit
         self.api = api
         self.close_timeout = close_timeout
         self.open_timeout = open_timeout

@@ -31,7 +31,7 @@ from .hooks import NAMES as callback_names
 from .hub import Hub
 from .in_hub_route import InHubRoute
 from .keepalive import Keepalive
-from .listener import Listener
+from .listener import WRITE_LIMIT, Listener
 from .peer import Outbox
 
 log = logging.getLogger("pybroadcast")
@@ -142,7 +142,8 @@ class Runtime:
         self._stopping = asyncio.Event()
         self.bridge.bind(loop)
         driver = self._driver = drivers.hub_driver(settings)
-        outbox = Outbox(loop, max(1 << 20, 4 * settings.max_message_size), fanout_trace.from_environment())
+        write_limit = max(WRITE_LIMIT, 4 * settings.max_message_size)  # bytes a client may leave unread
+        outbox = Outbox(loop, write_limit, fanout_trace.from_environment())
         hub = Hub(driver.broker, driver.presence, self.bridge, settings.max_channels, driver.history,
                   settings.history_size, outbox)
         await hub.start()
@@ -155,7 +156,7 @@ class Runtime:
         try:
             await driver.start_serving(hub)
             listener = Listener(endpoint, max_size=settings.max_message_size, frame_rate=settings.max_frame_rate,
-                                api=api, close_timeout=CLOSE_TIMEOUT)
+                                api=api, close_timeout=CLOSE_TIMEOUT, write_limit=write_limit)
             # No compression (per-message deflate costs ~50 KiB per idle connection) and no
             # keepalive per connection (one Keepalive for the hub): see connection.py.
             await listener.start(host or None, port, reuse_port=settings.reuse_port == "on")

@@ -270,3 +270,37 @@ async def test_an_unfinished_http_api_request_is_dropped_after_open_timeout_or_a
     await asyncio.wait_for(listener.close(), 10)
     assert await asyncio.wait_for(reader.read(), 10) == b""
     writer.close()
+
+
+async def test_a_client_that_pings_and_never_reads_is_dropped_once_its_pongs_pass_the_write_limit(caplog) -> None:
+    """Pongs are written by the connection itself, outside the outbox and its slow-client rule: a
+    client that pings within the frame rate and reads nothing would make the hub buffer them forever."""
+    taker = Taker()
+    limit = 64 * 1024
+    listener = await listening(taker, frame_rate=1e6, write_limit=limit)
+    port = listener.sockets[0].getsockname()[1]
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        connection = await asyncio.wait_for(taker.taken.get(), 10)
+        # The kernel's send buffer grows to megabytes on loopback: keep it small, so that what the
+        # client leaves unread piles up in the hub.
+        connection.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        mask = b"\x01\x02\x03\x04"
+        ping = bytes([0x89, 0x80 | 125]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(b"p" * 125))
+        peak = 0
+
+        def watch() -> bool:
+            nonlocal peak
+            peak = max(peak, connection.transport.get_write_buffer_size())
+            return connection.transport.is_closing()
+
+        await asyncio.to_thread(sock.sendall, ping * 2000)  # 254 KB of pongs to answer
+        await until(watch)
+        assert await asyncio.wait_for(taker.gone.get(), 10) is connection
+    assert peak <= limit + 4096
+    assert "over 65536 bytes unsent (the client does not read)" in caplog.text
+    await listener.close()
