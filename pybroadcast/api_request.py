@@ -25,10 +25,20 @@ HEAD_LIMIT = 16384  # bytes of request line and headers
 log = logging.getLogger("pybroadcast")
 
 
-def is_api_request(data: bytes) -> bool:
-    """Whether the first bytes of a connection are a request line for the HTTP API."""
-    method, _, rest = data.partition(b" ")
-    return method in (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD") and rest.startswith(API_PREFIXES)
+METHODS = (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD")
+
+
+def is_api_request(data: bytes) -> bool | None:
+    """Whether the first bytes of a connection are a request line for the HTTP API; None while
+    they are too few to tell (TCP may deliver a request line in pieces: at most 13 bytes wait)."""
+    method, space, rest = data.partition(b" ")
+    if not space:
+        return None if any(m.startswith(data) for m in METHODS) else False
+    if method not in METHODS:
+        return False
+    if rest.startswith(API_PREFIXES):
+        return True
+    return None if any(prefix.startswith(rest) for prefix in API_PREFIXES) else False
 
 
 class ApiRequest(asyncio.Protocol):

@@ -77,7 +77,7 @@ class HubConnection(asyncio.Protocol):
     # Slots: no instance dict (a dict of this many keys is ~1.2 KiB a connection).
     __slots__ = ("server", "protocol", "transport", "request", "pybroadcast", "awaiting_pong",
                  "_task", "_timer", "_inbox", "_paused", "_fragment", "_opened", "_lost", "_deaf",
-                 "_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head")
+                 "_first", "_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head")
 
     def __init__(self, server: Listener) -> None:
         self.server = server
@@ -94,6 +94,7 @@ class HubConnection(asyncio.Protocol):
         self._opened = False  # the endpoint took the connection (and will hear that it closed)
         self._lost = False
         self._deaf = False  # what the client sends is no longer read (rejected, or a flooder)
+        self._first: bytes | None = b""  # None once the first bytes told what the request is
         self._head_tail = b""  # the last bytes of an unfinished request head
         self._held: bytearray | None = None  # set once the request head is complete
         self._tokens = server.frame_rate * BURST_SECONDS
@@ -184,9 +185,16 @@ class HubConnection(asyncio.Protocol):
     # --- the opening handshake -----------------------------------------------------------
 
     def _head_received(self, data: bytes) -> None:
-        if self.server.api is not None and not self._head_tail and is_api_request(data):
-            self._hand_over().data_received(data)
-            return
+        if self._first is not None:  # the first bytes, until they tell an HTTP API request from an upgrade
+            data = self._first + data
+            api = is_api_request(data) if self.server.api is not None else False
+            if api is None:
+                self._first = data
+                return
+            self._first = None
+            if api:
+                self._hand_over().data_received(data)
+                return
         head = self._head_tail + data
         end = head.find(b"\r\n\r\n")
         if end >= 0:

@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.protocol import State
 
-from pybroadcast.api_request import BODY_LIMIT, ApiRequest
+from pybroadcast.api_request import BODY_LIMIT, ApiRequest, is_api_request
 from pybroadcast.connection import MAX_QUEUE
 from support import Taker, listening
 
@@ -246,6 +246,27 @@ async def test_an_http_api_request_on_the_websocket_port_is_answered_and_closed(
     await until(lambda: not listener.connections)
     assert taker.taken.empty()
     await listener.close()
+
+
+async def test_an_http_api_request_line_that_arrives_in_pieces_is_still_an_api_request() -> None:
+    listener = await listening(Taker(), api=EchoApi())
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
+    writer.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    writer.write(b"POST /a")  # as far as it can be taken for an upgrade request's path
+    await until(lambda: any(getattr(c, "_first", None) == b"POST /a" for c in listener.connections))
+    writer.write(b"pps/1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.endswith(b'{"method": "POST", "target": "/apps/1/events", "bytes": 2}')
+    await listener.close()
+
+
+def test_the_first_bytes_of_a_connection_tell_an_api_request_once_they_can() -> None:
+    assert [is_api_request(data) for data in (b"P", b"POST", b"POST /", b"POST /use", b"DELETE /users")] == [None] * 5
+    assert is_api_request(b"GET /apps/1/channels") and is_api_request(b"POST /users/")
+    assert [is_api_request(data) for data in (b"X", b"GET /ws", b"GET /?user=1", b"PATCH /apps/", b"GET  /apps/")] \
+        == [False] * 5
 
 
 async def test_an_http_api_body_over_the_limit_is_413_and_a_broken_request_400() -> None:
