@@ -63,7 +63,9 @@ if TYPE_CHECKING:
 CONNECTING, OPEN = State.CONNECTING, State.OPEN
 OP_TEXT, OP_BINARY, OP_CONT, OP_PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 CLOSE_RATE_LIMITED = CloseCode.POLICY_VIOLATION  # 1008
-HOLD_LIMIT = 1 << 20  # bytes a client may send before it has our answer to its request
+# Bytes a client may send after its request and before our answer to it (RFC 6455 4.1: it MUST
+# wait): held while PHP decides, for every connection being opened, so kept small.
+HOLD_LIMIT = 1 << 16
 BURST_SECONDS = 2.0
 FLOODER_GRACE = 1.0  # seconds a closed flooder has to read its close frame
 MAX_QUEUE = 16  # messages waiting to be handled before reading pauses (websockets' default)
@@ -160,9 +162,7 @@ class HubConnection(asyncio.Protocol):
         if self.protocol.state is OPEN and self._held is None:
             self._feed(data)
         elif self._held is not None:
-            self._held += data
-            if len(self._held) > HOLD_LIMIT:
-                self.transport.abort()
+            self._hold(data)
         elif self.protocol.state is CONNECTING:
             self._head_received(data)
         else:
@@ -199,13 +199,25 @@ class HubConnection(asyncio.Protocol):
         end = head.find(b"\r\n\r\n")
         if end >= 0:
             cut = end + 4 - len(self._head_tail)
-            self._held = bytearray(data[cut:])
+            self._held = bytearray()
+            if not self._hold(data[cut:]):
+                return
             data = data[:cut]
         else:
             self._head_tail = head[-3:]
         self._receive(data)
         if self._held is not None and self._task is None and self.request is None:
             self._deaf = True  # the head was no request the parser took: it answered and closed
+
+    def _hold(self, data: bytes) -> bool:
+        """Keeps bytes that came after the request until it is answered; False: too many, dropped."""
+        held = self._held
+        assert held is not None
+        held += data
+        if len(held) > HOLD_LIMIT:
+            self.transport.abort()
+            return False
+        return True
 
     def _request(self, request: Request) -> None:
         self.request = request

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.protocol import State
 
 from pybroadcast.api_request import BODY_LIMIT, ApiRequest, is_api_request
-from pybroadcast.connection import MAX_QUEUE
+from pybroadcast.connection import HOLD_LIMIT, MAX_QUEUE
 from support import Taker, listening
 
 
@@ -190,6 +190,33 @@ async def test_a_request_that_is_no_http_gets_no_upgrade_and_is_closed() -> None
     assert b"101" not in answer
     await until(lambda: not listener.connections)
     assert taker.taken.empty()
+    await listener.close()
+
+
+async def test_a_client_that_sends_over_hold_limit_before_its_answer_is_dropped() -> None:
+    class Deciding(Taker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = asyncio.get_running_loop().create_future()
+
+        async def process_request(self, connection: Any, request: Any) -> None:
+            await self.gate
+
+    taker = Deciding()
+    listener = await listening(taker)
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
+    pings = b"\x89\x80abcd" * (HOLD_LIMIT // 6 + 1)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" + pings)
+    try:
+        answer = await asyncio.wait_for(reader.read(), 10)
+    except ConnectionResetError:
+        answer = b""
+    assert answer == b""  # dropped while its request was being decided
+    taker.gate.set_result(None)
+    await until(lambda: not listener.connections)
+    assert taker.taken.empty()
+    writer.close()
     await listener.close()
 
 
