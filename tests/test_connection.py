@@ -46,6 +46,23 @@ class Gated(Taker):
         await super().closed(connection)
 
 
+class Deciding(Taker):
+    """Deciding an upgrade request waits for `gate` (as onAuthenticate runs in PHP); `asked` once it began."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = asyncio.get_running_loop().create_future()
+        self.gate = asyncio.get_running_loop().create_future()
+
+    async def process_request(self, connection: Any, request: Any) -> None:
+        self.asked.set_result(None)
+        await self.gate
+
+
+UPGRADE = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
 @pytest.fixture
 async def gated() -> AsyncIterator[tuple[Gated, Any]]:
     taker = Gated()
@@ -194,20 +211,11 @@ async def test_a_request_that_is_no_http_gets_no_upgrade_and_is_closed() -> None
 
 
 async def test_a_client_that_sends_over_hold_limit_before_its_answer_is_dropped() -> None:
-    class Deciding(Taker):
-        def __init__(self) -> None:
-            super().__init__()
-            self.gate = asyncio.get_running_loop().create_future()
-
-        async def process_request(self, connection: Any, request: Any) -> None:
-            await self.gate
-
     taker = Deciding()
     listener = await listening(taker)
     reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
     pings = b"\x89\x80abcd" * (HOLD_LIMIT // 6 + 1)
-    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" + pings)
+    writer.write(UPGRADE + pings)
     try:
         answer = await asyncio.wait_for(reader.read(), 10)
     except ConnectionResetError:
@@ -221,22 +229,11 @@ async def test_a_client_that_sends_over_hold_limit_before_its_answer_is_dropped(
 
 
 async def test_a_handshake_being_decided_when_the_listener_closes_is_answered_503() -> None:
-    class Slow(Taker):
-        def __init__(self) -> None:
-            super().__init__()
-            self.asked = asyncio.get_running_loop().create_future()
-            self.gate = asyncio.get_running_loop().create_future()
-
-        async def process_request(self, connection: Any, request: Any) -> None:
-            self.asked.set_result(None)
-            await self.gate  # e.g. onAuthenticate running in PHP
-
-    taker = Slow()
+    taker = Deciding()
     listener = await listening(taker)
     port = listener.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    writer.write(UPGRADE)
     await asyncio.wait_for(taker.asked, 10)
     closing = asyncio.create_task(listener.close())
     await asyncio.sleep(0)  # one loop turn: the task starts
@@ -331,8 +328,7 @@ async def test_a_client_that_pings_and_never_reads_is_dropped_once_its_pongs_pas
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.settimeout(10)
         sock.connect(("127.0.0.1", port))
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        sock.sendall(UPGRADE)
         connection = await asyncio.wait_for(taker.taken.get(), 10)
         # The kernel's send buffer grows to megabytes on loopback: keep it small, so that what the
         # client leaves unread piles up in the hub.
