@@ -35,6 +35,9 @@ closed. What it adds around the protocol:
   parsing them all cost the hub ~50 ms before a count could stop it), only the
   frames within the limit are fed in, and the connection is closed with 1008
   without reading the rest of the flood.
+* **What the connection writes on its own is bounded** (pongs, close frames): a client that
+  pings within the frame rate and never reads is dropped once ``write_limit`` bytes wait for it,
+  the outbox's rule for messages.
 * **No extension is negotiated** (the protocol is made without any; compression
   would cost ~50 KiB per idle connection), so a server frame has no state and
   the outbox writes frames prepared once per message straight to the transport.
