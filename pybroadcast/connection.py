@@ -384,9 +384,10 @@ class HubConnection(asyncio.Protocol):
                     pass
             else:
                 transport.close()
-        if transport.get_write_buffer_size() > self.server.write_limit:
+        if self.protocol.state is OPEN and transport.get_write_buffer_size() > self.server.write_limit:
             # What the connection writes on its own (pongs above all: a client may ping within the
             # frame rate and never read) is bounded like the outbox's frames: past the limit, drop it.
+            # (Not once closing: the close frame still goes out, behind what is queued.)
             address = self.remote_address
             log.warning("closing a connection from %s: over %d bytes unsent (the client does not read)",
                         address[0] if address else "?", self.server.write_limit)

@@ -348,3 +348,28 @@ async def test_a_client_that_pings_and_never_reads_is_dropped_once_its_pongs_pas
     assert peak <= limit + 4096
     assert "over 65536 bytes unsent (the client does not read)" in caplog.text
     await listener.close()
+
+
+async def test_closing_a_connection_past_the_write_limit_still_sends_the_close_frame_behind_its_data() -> None:
+    """The limit drops a client that does not read; a close (disconnectUser, shutdown) is not dropped for it."""
+    taker = Taker()
+    listener = await listening(taker, write_limit=64 * 1024)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", listener.sockets[0].getsockname()[1]))
+        sock.sendall(UPGRADE)
+        connection = await asyncio.wait_for(taker.taken.get(), 10)
+        connection.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        frame = b"\x82\x7f" + (200 * 1024).to_bytes(8, "big") + b"x" * 200 * 1024  # one binary frame, as a batch
+        connection.transport.write(frame)
+        assert connection.transport.get_write_buffer_size() > 64 * 1024
+        connection.close(1000, "bye")
+        assert connection.protocol.state is State.CLOSING and not connection.transport.is_closing()
+        received = b""
+        while b"\x88\x05\x03\xe8bye" not in received[-16:]:  # the close frame, after the whole frame
+            chunk = await asyncio.to_thread(sock.recv, 65536)
+            assert chunk, "the connection ended before its close frame"
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 101") and received.endswith(frame + b"\x88\x05\x03\xe8bye")
+    await listener.close()
