@@ -41,14 +41,14 @@ def readme_hub(make_hub) -> Iterator[Hub]:
 
 @pytest.fixture
 def alice() -> Iterator[str]:
-    """What the app's login page does: a PHP session holding the user (in the temp dir, where the
-    hub's CLI looks too); its id."""
-    result = run_php("session_start(); $_SESSION['user_id'] = 'alice'; session_write_close(); echo session_id();")
-    assert result.returncode == 0 and re.fullmatch(r"[a-v0-9]{26,}", result.stdout), result
-    yield result.stdout
-    path = os.path.join(tempfile.gettempdir(), f"sess_{result.stdout}")
-    if os.path.exists(path):
-        os.unlink(path)
+    """What the app's login page does: a PHP session holding the user (in PHP's default save path,
+    where the hub's CLI looks too); its id."""
+    result = run_php("session_start(); $_SESSION['user_id'] = 'alice'; session_write_close();"
+                     " echo session_id(), ' ', session_save_path() ?: sys_get_temp_dir();")
+    session, _, where = result.stdout.partition(" ")
+    assert result.returncode == 0 and re.fullmatch(r"[a-v0-9]{26,}", session), result
+    yield session
+    os.unlink(os.path.join(where, f"sess_{session}"))
 
 
 async def test_the_readme_quick_start_works_as_written(readme_hub: Hub, alice: str) -> None:
