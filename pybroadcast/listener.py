@@ -11,7 +11,7 @@ from websockets.http11 import Response
 from .connection import HubConnection
 
 OPEN_TIMEOUT = 10.0  # seconds from accept to the end of the opening handshake (websockets' default)
-WRITE_LIMIT = 1 << 20
+WRITE_LIMIT = 1 << 20  # bytes a client may leave unread, at least (the runtime: 4 x max_message_size if more)
 
 
 class ConnectionEndpoint(Protocol):
