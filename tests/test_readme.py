@@ -1,11 +1,13 @@
-"""The README's Quick start, as written: its hub.php authenticates from the app's PHP session,
-authorizes, runs the join and leave hooks and stops on SIGTERM; its app line reaches the browser."""
+"""The README's examples as written. The Quick start: its hub.php authenticates from the app's PHP
+session, authorizes, runs the join and leave hooks and stops on SIGTERM; its app line reaches a
+client. The systemd unit: its environment is all a hub needs. (The nginx block: test_nginx.py.)"""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 
@@ -13,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from support import ORIGIN, ROOT, Hub, free_port, recv_json, run_php, subscribe
+from support import ORIGIN, ROOT, Hub, LogWatcher, free_port, php_command, recv_json, run_php, subscribe
 
 
 def quick_start() -> list[str]:
@@ -75,3 +77,35 @@ async def test_the_readme_quick_start_works_as_written(readme_hub: Hub, alice: s
             await recv_json(ws)
     assert ws.close_code == 1001
     assert hub.log.matching(r"alice left presence-lobby")
+
+
+async def test_the_readme_systemd_units_environment_configures_a_hub_that_stops_on_its_kill_signal(tmp_path) -> None:
+    """The unit's Environment= lines (addresses replaced) are all a hub with no options needs."""
+    unit = re.search(r"```ini\n(# /etc/systemd/system/pybroadcast.service.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert unit, "the README's systemd unit"
+    env = dict(line.split("=", 2)[1:] for line in unit.group(1).splitlines() if line.startswith("Environment="))
+    assert set(env) == {"SERVER_ADDRESS", "ALLOWED_ORIGINS", "PYBROADCAST_SOCKET"}, env
+    assert re.search(r"^KillSignal=SIGTERM$", unit.group(1), re.M)
+    port = free_port()
+    env.update(SERVER_ADDRESS=f"127.0.0.1:{port}", PYBROADCAST_SOCKET=str(tmp_path / "hub.sock"))
+    script = tmp_path / "hub.php"
+    script.write_text("<?php\n$s = new PyBroadcast\\Server();\n$s->onAuthenticate(fn($r) => 'u1');\n$s->run();\n")
+    hub = subprocess.Popen(php_command(str(script)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, **env})
+    try:
+        LogWatcher(hub.stdout).wait_for("listening on", timeout=20)
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"ws://127.0.0.1:{port}/ws", origin=ORIGIN, open_timeout=10)
+        assert refused.value.response.status_code == 403  # not the unit's ALLOWED_ORIGINS
+        async with connect(f"ws://127.0.0.1:{port}/ws", origin=env["ALLOWED_ORIGINS"], open_timeout=10) as ws:
+            assert (await recv_json(ws))["event"] == "connected"
+            assert (await subscribe(ws, "news"))["event"] == "subscribed"
+            sent = run_php("broadcast('news', 'from the unit');", env={"PYBROADCAST_SOCKET": env["PYBROADCAST_SOCKET"]})
+            assert sent.returncode == 0 and not sent.stderr, sent.stdout + sent.stderr
+            assert (await recv_json(ws))["data"] == "from the unit"
+            hub.send_signal(signal.SIGTERM)
+            assert hub.wait(30) == 0
+    finally:
+        if hub.poll() is None:
+            hub.kill()
+            hub.wait(10)
