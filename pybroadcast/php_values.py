@@ -7,11 +7,10 @@ the extension reports each return value as PHP sees it: its PHP type name and
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from . import validation
+from . import compact_json, validation
 
 log = logging.getLogger("pybroadcast")
 
@@ -45,7 +44,7 @@ def user_info(result: PhpValue) -> str:
     """The presence ``user_info`` an ``onAuthorize`` array gives (JSON text), "" for anything else."""
     if result.type != "array" or not result.truthy or result.value is None:
         return ""
-    return json.dumps(_text(result.value), ensure_ascii=False, separators=(",", ":"))
+    return compact_json.dumps(_text(result.value))
 
 
 def _text(value: Any) -> Any:

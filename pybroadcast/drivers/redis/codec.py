@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 
+from ... import compact_json
 from ...events import KINDS, PUBLISHED, Event
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # (built once: see dialects.json_text)
-
-
 def encode(event: Event) -> bytes:
-    return _COMPACT.encode(event[:PUBLISHED]).encode()
+    return compact_json.dumps(event[:PUBLISHED]).encode()
 
 
 def decode(raw: bytes | str) -> Event:
