@@ -21,9 +21,9 @@ EXT = os.environ.get("EXT", str(ROOT / "modules" / "pybroadcast.so"))
 ORIGIN = "http://app.test"
 
 
-def php_command(*args: str, ini: dict[str, str] | None = None) -> list[str]:
-    """php with no php.ini but the extension: the same on every machine."""
-    command = [PHP, "-n", "-d", f"extension={EXT}"]
+def php_command(*args: str, ini: dict[str, str] | None = None, ext: str | None = None) -> list[str]:
+    """php with no php.ini but the extension (the build's, or `ext`): the same on every machine."""
+    command = [PHP, "-n", "-d", f"extension={ext or EXT}"]
     for name, value in (ini or {}).items():
         if any(c in value for c in '=;&|"'):  # the INI parser would cut the value short
             value = f'"{value}"'

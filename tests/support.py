@@ -24,7 +24,9 @@ class Hub:
     """A real hub: `php tests/php/hub.php` (or another script) with the extension."""
 
     def __init__(self, config: dict[str, Any] | None = None, script: str | None = None,
-                 env: dict[str, str] | None = None, wrapper: list[str] | None = None) -> None:
+                 env: dict[str, str] | None = None, wrapper: list[str] | None = None, ext: str | None = None) -> None:
+        """`env` is applied last (over the settings' variables made from `options`); `ext`: another
+        copy of the extension than the build's."""
         config = dict(config or {})
         self.dir = short_tempdir()
         self.port = free_port()
@@ -39,7 +41,7 @@ class Hub:
         settings_env = {"SERVER_ADDRESS": options["listen"], "PYBROADCAST_SOCKET": self.socket,
                         "ALLOWED_ORIGINS": options["allowed_origins"]}
         self.process = subprocess.Popen(
-            [*(wrapper or []), *php_command(script or str(ROOT / "tests" / "php" / "hub.php"))],
+            [*(wrapper or []), *php_command(script or str(ROOT / "tests" / "php" / "hub.php"), ext=ext)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYB_TEST_HUB": json.dumps(config), **settings_env, **(env or {})},
         )

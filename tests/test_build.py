@@ -6,9 +6,7 @@ import os
 import shutil
 import subprocess
 
-from websockets.asyncio.client import connect
-
-from support import PHP, ROOT, LogWatcher, free_port, recv_json, subscribe
+from support import PHP, ROOT, client, php_command, recv_json, subscribe
 
 
 def test_arginfo_regenerates_offline_from_the_stub_unchanged(tmp_path) -> None:
@@ -39,29 +37,19 @@ def test_configure_refuses_php_older_than_8_1(tmp_path) -> None:
     assert "pybroadcast needs PHP 8.1 or later" in result.stdout + result.stderr
 
 
-async def test_make_install_gives_an_extension_that_runs_a_hub_and_an_app_from_php_s_extension_dir(tmp_path) -> None:
+async def test_make_install_gives_an_extension_that_runs_a_hub_and_an_app_from_php_s_extension_dir(make_hub, tmp_path) -> None:
     """What `sudo make install` copies (into a staging root here), used from elsewhere: the extension
     still finds its core, the Python and the hub package it was built with (README: Install)."""
     staged = subprocess.run(["make", "-s", "-C", str(ROOT / "build" / "php"), "install", f"INSTALL_ROOT={tmp_path}"],
                             capture_output=True, text=True, timeout=120)
     assert staged.returncode == 0, staged.stdout + staged.stderr
-    installed = next(tmp_path.rglob("pybroadcast.so"))
-    assert str(installed).startswith(str(tmp_path)) and "/lib/php/" in str(installed)
-    port, sock = free_port(), str(tmp_path / "hub.sock")
-    options = f"['listen' => '127.0.0.1:{port}', 'socket' => '{sock}', 'allowed_origins' => '*']"
-    hub = subprocess.Popen([PHP, "-n", "-d", f"extension={installed}", "-r",
-                            f"$s = new PyBroadcast\\Server({options}); $s->onAuthenticate(fn($r) => 'u1'); $s->run();"],
-                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        LogWatcher(hub.stdout).wait_for("listening on", timeout=20)
-        async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as ws:
-            assert (await recv_json(ws))["event"] == "connected"
-            assert (await subscribe(ws, "news"))["event"] == "subscribed"
-            app = subprocess.run([PHP, "-n", "-d", f"extension={installed}", "-d", f"pybroadcast.socket={sock}",
-                                  "-r", "broadcast('news', 'installed');"], cwd=tmp_path, capture_output=True, text=True,
-                                 timeout=30)
-            assert app.returncode == 0 and not app.stderr, app.stdout + app.stderr
-            assert (await recv_json(ws))["data"] == "installed"
-    finally:
-        hub.terminate()
-        hub.wait(20)
+    installed = str(next(tmp_path.rglob("pybroadcast.so")))
+    assert installed.startswith(str(tmp_path)) and "/lib/php/" in installed
+    hub = make_hub(ext=installed, wrapper=["env", "-C", str(tmp_path)])  # run from the staging root
+    async with await client(hub, "1") as ws:
+        assert (await subscribe(ws, "news"))["event"] == "subscribed"
+        app = subprocess.run(php_command("-r", "broadcast('news', 'installed');", ini=hub.ini, ext=installed),
+                             cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert app.returncode == 0 and not app.stderr, app.stdout + app.stderr
+        assert (await recv_json(ws))["data"] == "installed"
+    assert hub.stop() == 0

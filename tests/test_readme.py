@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from support import ORIGIN, ROOT, Hub, LogWatcher, free_port, php_command, recv_json, run_php, subscribe
+from support import ORIGIN, ROOT, Hub, free_port, recv_json, run_php, subscribe
 
 
 def quick_start() -> list[str]:
@@ -89,77 +88,53 @@ def unit_environment(first_line: str) -> dict[str, str]:
     return dict(line.split("=", 2)[1:] for line in unit.group(1).splitlines() if line.startswith("Environment="))
 
 
-def bare_hub(script_dir: Any, env: dict[str, str]) -> subprocess.Popen[str]:
-    """A hub.php that passes no options (as the units run it), configured by `env` alone; listening."""
+def unit_hub(make_hub, script_dir: Any, env: dict[str, str]) -> Hub:
+    """A hub.php that passes no options, as the units run it, configured by the unit's `env`."""
     script = script_dir / "hub.php"
     script.write_text("<?php\n$s = new PyBroadcast\\Server();\n$s->onAuthenticate(fn($r) => 'u1');\n$s->run();\n")
-    hub = subprocess.Popen(php_command(str(script)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env={**os.environ, **env})
-    try:
-        LogWatcher(hub.stdout).wait_for("listening on", timeout=20)
-    except BaseException:
-        hub.kill()
-        hub.wait(10)
-        raise
+    hub = make_hub({"options": {"listen": env["SERVER_ADDRESS"]}}, script=str(script), env=env)
+    hub.port = int(env["SERVER_ADDRESS"].rsplit(":", 1)[1])
     return hub
 
 
-def stopped(hub: subprocess.Popen[str]) -> int:
-    """The exit status after the units' KillSignal."""
-    if hub.poll() is None:
-        hub.send_signal(signal.SIGTERM)
-    try:
-        return hub.wait(30)
-    finally:
-        if hub.poll() is None:
-            hub.kill()
-
-
-async def test_the_readme_systemd_units_environment_configures_a_hub_that_stops_on_its_kill_signal(tmp_path) -> None:
+async def test_the_readme_systemd_units_environment_configures_a_hub_that_stops_on_its_kill_signal(make_hub, tmp_path) -> None:
     env = unit_environment("# /etc/systemd/system/pybroadcast.service")
     assert set(env) == {"SERVER_ADDRESS", "ALLOWED_ORIGINS", "PYBROADCAST_SOCKET"}, env
     port = free_port()
     env.update(SERVER_ADDRESS=f"127.0.0.1:{port}", PYBROADCAST_SOCKET=str(tmp_path / "hub.sock"))
-    hub = bare_hub(tmp_path, env)
-    try:
-        with pytest.raises(InvalidStatus) as refused:
-            await connect(f"ws://127.0.0.1:{port}/ws", origin=ORIGIN, open_timeout=10)
-        assert refused.value.response.status_code == 403  # not the unit's ALLOWED_ORIGINS
-        async with connect(f"ws://127.0.0.1:{port}/ws", origin=env["ALLOWED_ORIGINS"], open_timeout=10) as ws:
-            assert (await recv_json(ws))["event"] == "connected"
-            assert (await subscribe(ws, "news"))["event"] == "subscribed"
-            sent = run_php("broadcast('news', 'from the unit');", env={"PYBROADCAST_SOCKET": env["PYBROADCAST_SOCKET"]})
-            assert sent.returncode == 0 and not sent.stderr, sent.stdout + sent.stderr
-            assert (await recv_json(ws))["data"] == "from the unit"
-            assert stopped(hub) == 0
-    finally:
-        stopped(hub)
+    hub = unit_hub(make_hub, tmp_path, env)
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"ws://127.0.0.1:{port}/ws", origin=ORIGIN, open_timeout=10)
+    assert refused.value.response.status_code == 403  # not the unit's ALLOWED_ORIGINS
+    async with connect(f"ws://127.0.0.1:{port}/ws", origin=env["ALLOWED_ORIGINS"], open_timeout=10) as ws:
+        assert (await recv_json(ws))["event"] == "connected"
+        assert (await subscribe(ws, "news"))["event"] == "subscribed"
+        sent = run_php("broadcast('news', 'from the unit');", env={"PYBROADCAST_SOCKET": env["PYBROADCAST_SOCKET"]})
+        assert sent.returncode == 0 and not sent.stderr, sent.stdout + sent.stderr
+        assert (await recv_json(ws))["data"] == "from the unit"
+        assert hub.stop(signal.SIGTERM) == 0
 
 
-async def test_the_readme_template_unit_runs_hubs_on_one_port_through_redis(tmp_path, redis_server) -> None:
+async def test_the_readme_template_unit_runs_hubs_on_one_port_through_redis(make_hub, tmp_path, redis_server) -> None:
     env = unit_environment("# /etc/systemd/system/pybroadcast@.service")
     assert env["PYBROADCAST_DRIVER"] == "redis" and env["PYBROADCAST_REUSE_PORT"] == "on", env
     port = free_port()
     env.update(SERVER_ADDRESS=f"127.0.0.1:{port}", PYBROADCAST_REDIS_URL=redis_server.url,
                PYBROADCAST_REDIS_PREFIX=f"unit{port}")
     hubs = []
-    try:
-        for instance in ("1", "2"):  # pybroadcast@1, pybroadcast@2: the same environment
-            (tmp_path / instance).mkdir()
-            hubs.append(bare_hub(tmp_path / instance, env))
-        clients = [await connect(f"ws://127.0.0.1:{port}/ws", origin="http://localhost:8080", open_timeout=10)
-                   for _ in range(6)]  # allowed_origins: the default, as the unit sets none
-        for ws in clients:
-            assert (await recv_json(ws))["event"] == "connected"
-            assert (await subscribe(ws, "news"))["event"] == "subscribed"
-        app_env = {k: v for k, v in env.items() if k in ("PYBROADCAST_DRIVER", "PYBROADCAST_REDIS_URL",
-                                                           "PYBROADCAST_REDIS_PREFIX")}
-        sent = run_php("broadcast('news', 'every core');", env=app_env)
-        assert sent.returncode == 0 and not sent.stderr, sent.stdout + sent.stderr
-        for ws in clients:
-            assert (await recv_json(ws))["data"] == "every core"
-            await ws.close()
-        assert [stopped(hub) for hub in hubs] == [0, 0]
-    finally:
-        for hub in hubs:
-            stopped(hub)
+    for instance in ("1", "2"):  # pybroadcast@1, pybroadcast@2: the same environment
+        (tmp_path / instance).mkdir()
+        hubs.append(unit_hub(make_hub, tmp_path / instance, env))
+    # The unit sets no ALLOWED_ORIGINS: the harness's origin, as for every test hub.
+    clients = [await connect(f"ws://127.0.0.1:{port}/ws", origin=ORIGIN, open_timeout=10) for _ in range(6)]
+    for ws in clients:
+        assert (await recv_json(ws))["event"] == "connected"
+        assert (await subscribe(ws, "news"))["event"] == "subscribed"
+    app_env = {k: v for k, v in env.items() if k in ("PYBROADCAST_DRIVER", "PYBROADCAST_REDIS_URL",
+                                                       "PYBROADCAST_REDIS_PREFIX")}
+    sent = run_php("broadcast('news', 'every core');", env=app_env)
+    assert sent.returncode == 0 and not sent.stderr, sent.stdout + sent.stderr
+    for ws in clients:
+        assert (await recv_json(ws))["data"] == "every core"
+        await ws.close()
+    assert [hub.stop(signal.SIGTERM) for hub in hubs] == [0, 0]
