@@ -28,6 +28,8 @@ closed. What it adds around the protocol:
   would get pongs *before* the HTTP response, and a close frame there would
   swallow the 401/403. Bytes after the request head are held (bounded) until
   the response is out, then fed in, or dropped on rejection.
+  The head itself is bounded tighter than websockets does (``HEAD_LIMIT``): it
+  is held, parsed and copied to PHP while PHP decides.
 * **Inbound frame rate.** Every frame counts (pings and pongs included, which
   the protocol answers by itself): a token bucket of ``rate`` frames per second
   holding up to ``2 * rate``. Frames are counted by walking their headers
@@ -69,6 +71,9 @@ CLOSE_RATE_LIMITED = CloseCode.POLICY_VIOLATION  # 1008
 # Bytes a client may send after its request and before our answer to it (RFC 6455 4.1: it MUST
 # wait): held while PHP decides, for every connection being opened, so kept small.
 HOLD_LIMIT = 1 << 16
+# The request line and headers: websockets allows 128 lines of 8 KiB (~1 MiB held per connection while
+# PHP decides); 32 KiB is nginx's default largest head (four 8 KiB buffers), so no browser's fits less.
+HEAD_LIMIT = 1 << 15
 BURST_SECONDS = 2.0
 FLOODER_GRACE = 1.0  # seconds a closed flooder has to read its close frame
 MAX_QUEUE = 16  # messages waiting to be handled before reading pauses (websockets' default)
@@ -82,7 +87,7 @@ class HubConnection(asyncio.Protocol):
     # Slots: no instance dict (a dict of this many keys is ~1.2 KiB a connection).
     __slots__ = ("server", "protocol", "transport", "request", "pybroadcast", "awaiting_pong",
                  "_task", "_timer", "_inbox", "_paused", "_fragment", "_opened", "_lost", "_deaf",
-                 "_first", "_head_tail", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head")
+                 "_first", "_head_tail", "_head_size", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head")
 
     def __init__(self, server: Listener) -> None:
         self.server = server
@@ -101,6 +106,7 @@ class HubConnection(asyncio.Protocol):
         self._deaf = False  # what the client sends is no longer read (rejected, or a flooder)
         self._first: bytes | None = b""  # None once the first bytes told what the request is
         self._head_tail = b""  # the last bytes of an unfinished request head
+        self._head_size = 0  # bytes of the request head so far
         self._held: bytearray | None = None  # set once the request head is complete
         self._tokens = server.frame_rate * BURST_SECONDS
         self._refilled = 0.0
@@ -200,8 +206,12 @@ class HubConnection(asyncio.Protocol):
                 return
         head = self._head_tail + data
         end = head.find(b"\r\n\r\n")
+        cut = end + 4 - len(self._head_tail) if end >= 0 else len(data)  # where the head ends in data
+        self._head_size += cut
+        if self._head_size > HEAD_LIMIT:
+            self._refuse_head()
+            return
         if end >= 0:
-            cut = end + 4 - len(self._head_tail)
             self._held = bytearray()
             if not self._hold(data[cut:]):
                 return
@@ -211,6 +221,14 @@ class HubConnection(asyncio.Protocol):
         self._receive(data)
         if self._held is not None and self._task is None and self.request is None:
             self._deaf = True  # the head was no request the parser took: it answered and closed
+
+    def _refuse_head(self) -> None:
+        """431, as websockets answers a header line over its limit; nothing more is read."""
+        self._deaf = True
+        self.protocol.send_response(self.protocol.reject(
+            http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            f"Failed to open a WebSocket connection: request head over {HEAD_LIMIT} bytes.\n"))
+        self._send_data()
 
     def _hold(self, data: bytes) -> bool:
         """Keeps bytes that came after the request until it is answered; False: too many, dropped."""

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.protocol import State
 
 from pybroadcast.api_request import BODY_LIMIT, ApiRequest, is_api_request
-from pybroadcast.connection import HOLD_LIMIT, MAX_QUEUE
+from pybroadcast.connection import HEAD_LIMIT, HOLD_LIMIT, MAX_QUEUE
 from support import Taker, listening
 
 
@@ -224,6 +224,49 @@ async def test_a_client_that_sends_over_hold_limit_before_its_answer_is_dropped(
     taker.gate.set_result(None)
     await until(lambda: not listener.connections)
     assert taker.taken.empty()
+    writer.close()
+    await listener.close()
+
+
+def upgrade_of(size: int) -> bytes:
+    """An upgrade request of exactly `size` bytes, padded with header lines websockets accepts (< 8 KiB)."""
+    head, end = UPGRADE[:-2], b"\r\n"
+    pad = size - len(head) - len(end)
+    lines = []
+    while pad:
+        n = min(pad, 8000)
+        if pad - n and pad - n < 16:
+            n -= 16  # leave room for one more whole line
+        lines.append(b"X-Pad-%d: %s\r\n" % (len(lines), b"a" * (n - len(b"X-Pad-%d: \r\n" % len(lines)))))
+        pad -= n
+    request = head + b"".join(lines) + end
+    assert len(request) == size
+    return request
+
+
+async def test_a_request_head_over_head_limit_is_answered_431_and_never_decided() -> None:
+    taker = Deciding()
+    listener = await listening(taker)
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
+    request = upgrade_of(HEAD_LIMIT + 1)
+    for at in range(0, len(request), 4096):  # in pieces, as TCP may bring it
+        writer.write(request[at:at + 4096])
+    answer = await asyncio.wait_for(reader.read(), 10)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:60]
+    assert not taker.asked.done()
+    writer.close()
+    await until(lambda: not listener.connections)
+    await listener.close()
+
+
+async def test_a_request_head_of_head_limit_is_decided() -> None:
+    taker = Deciding()
+    listener = await listening(taker)
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
+    writer.write(upgrade_of(HEAD_LIMIT))
+    await asyncio.wait_for(taker.asked, 10)
+    taker.gate.set_result(None)
+    assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 101 ")
     writer.close()
     await listener.close()
 

@@ -67,6 +67,17 @@ async def test_two_cookie_headers_reach_the_app_as_one_cookie_list(make_hub) -> 
     await ws.close()
 
 
+async def test_a_large_cookie_reaches_the_app_and_a_request_head_over_32_kib_gets_431_unasked(make_hub) -> None:
+    hub = make_hub()
+    cookie = "session=" + "s" * 8000  # a browser's cookie header as nginx's default takes it (one 8 KiB line)
+    ws = await open_client(hub, user=None, additional_headers=[("Cookie", f"user=5; {cookie}")] * 3)
+    assert (await recv_json(ws))["user"] == "5"
+    await ws.close()
+    answer = raw_exchange(hub, user="6", headers=f"Origin: {ORIGIN}\r\n" + f"Cookie: {cookie}\r\n" * 5)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    assert len(hub.log.matching(r"HOOK authenticate")) == 1  # the first client's only: PHP never saw the second
+
+
 def test_a_ping_sent_with_the_request_is_answered_after_the_101(hub: Hub) -> None:
     answer = raw_exchange(hub, masked(0x9, b"early"), until=b"\x8a\x05early")
     assert answer.startswith(b"HTTP/1.1 101 "), answer[:80]
