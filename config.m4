@@ -70,6 +70,15 @@ if test "$PHP_PYTHON" != "no"; then
         PHP_ADD_LIBRARY([hiredis], 1, PYBROADCAST_SHARED_LIBADD)
       fi
       AC_DEFINE([PYB_HAVE_HIREDIS], 1, [the Redis driver's app calls run in C])
+      dnl OpenSSL (libssl-dev) for rediss:// URLs, which Debian's hiredis (0.14) cannot speak. Linked
+      dnl dynamically: PHP's own openssl extension has usually loaded it already.
+      AC_CHECK_HEADER([openssl/ssl.h], [
+        PHP_CHECK_LIBRARY([ssl], [SSL_CTX_new], [
+          PHP_ADD_LIBRARY([ssl], 1, PYBROADCAST_SHARED_LIBADD)
+          PHP_ADD_LIBRARY([crypto], 1, PYBROADCAST_SHARED_LIBADD)
+          AC_DEFINE([PYB_HAVE_OPENSSL], 1, [rediss:// app calls run in C too])
+        ], [AC_MSG_WARN([libssl not usable: rediss:// app calls will start Python])], [-lcrypto])
+      ], [AC_MSG_WARN([OpenSSL headers not found (apt-get install libssl-dev): rediss:// app calls will start Python])])
     ], [AC_MSG_WARN([libhiredis not usable: the Redis driver's app calls will start Python])])
   ], [AC_MSG_WARN([hiredis not found (apt-get install libhiredis-dev): the Redis driver's app calls will start Python])])
   PHP_SUBST([PYBROADCAST_SHARED_LIBADD])

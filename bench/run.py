@@ -323,7 +323,7 @@ clear_env = yes
     proc.terminate()
     proc.wait(20)
     hub.stop()
-    return {"driver": "redis" if redis_url else "memory",
+    return {"driver": redis_url.partition(":")[0] if redis_url else "memory",
             "first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
             "warm_call_us_median": round(statistics.median(warm), 1),
             "pss_added_kib_median": round(statistics.median(pss)), "samples": samples}
@@ -388,10 +388,10 @@ def main() -> None:
             kwargs.pop("paths", None)  # where the time goes: from the first run
         return rows
 
-    redis = RedisServer()
+    redis, tls_redis = RedisServer(), RedisServer(tls=True)
     try:
         two_nodes = runs(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
-        redis_first_call = fpm_costs(samples=3 if args.quick else 8, redis_url=redis.url)
+        redis_first_call = [fpm_costs(samples=3 if args.quick else 8, redis_url=url) for url in (redis.url, tls_redis.url)]
         reuse_port = one_vs_two(HubProcess, redis.url, ALL_CPUS, subscribers=200 if args.quick else 2000,
                                 messages=500 if args.quick else 10000, runs=scale_repeats)
         history = {
@@ -402,6 +402,7 @@ def main() -> None:
         }
     finally:
         redis.stop()
+        tls_redis.stop()
     paths: list[dict[str, Any]] = []
     results = {
         "fanout": (runs(args.subscribers, rates, args.seconds, processes=1, paths=paths)
@@ -413,7 +414,7 @@ def main() -> None:
         # The same deliveries per second as the first rates, to ten times the subscribers.
         "large": runs(args.large, [max(r * args.subscribers // args.large, 1) for r in rates[::2]], args.seconds,
                       processes=4, repeats=scale_repeats),
-        "fpm": [fpm_costs(samples=5 if args.quick else 15), redis_first_call],
+        "fpm": [fpm_costs(samples=5 if args.quick else 15), *redis_first_call],
         "warm": warm_calls(HubProcess, HUB_CPUS, LOAD_CPUS, runs=1 if args.quick else 5,
                            calls=2000 if args.quick else 20000),
         "load": [load_cost(runs=5 if args.quick else 30)],

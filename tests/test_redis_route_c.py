@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -38,6 +39,8 @@ class Monitor:
 
     def __init__(self, server: RedisServer) -> None:
         self._sock = socket.create_connection(("127.0.0.1", server.port))
+        if server.tls:
+            self._sock = ssl.create_default_context(cafile=server.ca).wrap_socket(self._sock, server_hostname="127.0.0.1")
         self._sock.sendall(b"MONITOR\r\n")
         self._lines: list[str] = []
         self._seen = threading.Condition()
@@ -85,11 +88,33 @@ def monitor(server: RedisServer) -> Iterator[Monitor]:
     watching.close()
 
 
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[RedisServer]:
+    own = RedisServer(tls=True)  # rediss://…?ssl_ca_certs=<its throwaway CA>
+    yield own
+    own.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_monitor(tls_server: RedisServer) -> Iterator[Monitor]:
+    watching = Monitor(tls_server)
+    yield watching
+    watching.close()
+
+
+@pytest.fixture(params=["redis", "rediss"])
+def either(request: Any) -> tuple[RedisServer, Monitor]:
+    """A plain Redis, and one that speaks only TLS."""
+    if request.param == "rediss":
+        return request.getfixturevalue("tls_server"), request.getfixturevalue("tls_monitor")
+    return request.getfixturevalue("server"), request.getfixturevalue("monitor")
+
+
 def _normal(text: str, server: RedisServer) -> str:
     text = re.sub(r"\b[0-9a-f]{16}\b", "EPOCH", text)  # history.new_epoch(): random
     text = re.sub(r"~[0-9a-f]*:\d+", "~PLACEHOLDER", text)
     text = re.sub(r'"\(\d{13}"', '"(NOW"', text)  # Redis's clock, read by the members script
-    return text.replace(str(server.port), "PORT")
+    return text.replace(str(server.port), "PORT").replace(server.dir, "DIR")
 
 
 def run_case(server: RedisServer, monitor: Monitor, code: str, ini: dict[str, str] | None = None,
@@ -100,8 +125,7 @@ def run_case(server: RedisServer, monitor: Monitor, code: str, ini: dict[str, st
     control.flushall()
     control.script_flush()
     control.zadd("pybroadcast:presence:news:conns", {member: 9e15 for member in MEMBERS})
-    settings = {"pybroadcast.driver": "redis", "pybroadcast.redis_url": f"redis://127.0.0.1:{server.port}/0",
-                **(ini or {})}
+    settings = {"pybroadcast.driver": "redis", "pybroadcast.redis_url": server.url, **(ini or {})}
     result: tuple[str, bool] = ("", False)
 
     def run() -> None:
@@ -138,6 +162,11 @@ def test_the_c_route_does_what_python_does(server: RedisServer, monitor: Monitor
     same_both_ways(server, monitor, code, LIMITS)
 
 
+@pytest.mark.parametrize("code", REDIS_CORPUS)
+def test_over_tls_the_c_route_does_what_python_does(tls_server: RedisServer, tls_monitor: Monitor, code: str) -> None:
+    same_both_ways(tls_server, tls_monitor, code, LIMITS)
+
+
 def test_a_seeded_random_corpus_gets_the_same_answers_and_commands(server: RedisServer, monitor: Monitor) -> None:
     taken_by_c = 0
     for code in _random_corpus(seed=11, count=100):
@@ -145,9 +174,9 @@ def test_a_seeded_random_corpus_gets_the_same_answers_and_commands(server: Redis
     assert taken_by_c >= 20, taken_by_c  # the corpus reaches the C route, not only Python
 
 
-def test_plain_calls_never_start_python(server: RedisServer, monitor: Monitor) -> None:
+def test_plain_calls_never_start_python(either: tuple[RedisServer, Monitor]) -> None:
     outcome, commands, python = run_case(
-        server, monitor, "[broadcast('news', 'x', 'Ev'), broadcastToUser(7, 'é'), disconnectUser('alice'),"
+        *either, "[broadcast('news', 'x', 'Ev'), broadcastToUser(7, 'é'), disconnectUser('alice'),"
                          " getChannelUsers('news'), getChannelHistory('news', 5, $p)]")
     assert python is False
     assert outcome == ('[[null,null,null,["7","alice","\\u00e9"],[{"offset":1,"data":"x","event":"Ev"}]],'
@@ -183,6 +212,43 @@ def test_urls_are_read_as_redis_py_reads_them(server: RedisServer, monitor: Moni
     url = url.replace("PORT", str(server.port)).replace("FREE", str(free_port()))
     outcome, _, python = same_both_ways(server, monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
                                         {"pybroadcast.redis_url": url})
+    assert python is not c_takes_it, outcome
+
+
+@pytest.mark.parametrize("url, c_takes_it", [
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA", True), ("rediss://127.0.0.1:PORT?ssl_ca_certs=CA", True),
+    ("rediss://127.0.0.1:PORT/0", False),  # the throwaway CA is not the system's: both refuse the server
+    ("rediss://localhost:PORT/0?ssl_ca_certs=CA", False),  # the certificate names 127.0.0.1 only
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_cert_reqs=none", False),  # an option the C route leaves
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=%2Fnowhere", False), ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=ca.crt", False),
+    ("redis://127.0.0.1:PORT/0", False),  # no TLS to a TLS port: no Redis answers
+])
+def test_rediss_urls_are_read_as_redis_py_reads_them(tls_server: RedisServer, tls_monitor: Monitor, url: str,
+                                                      c_takes_it: bool) -> None:
+    url = url.replace("PORT", str(tls_server.port)).replace("CA", tls_server.ca)
+    outcome, _, python = same_both_ways(tls_server, tls_monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
+                                        {"pybroadcast.redis_url": url})
+    assert python is not c_takes_it, outcome
+    assert ("unreachable" not in outcome) is c_takes_it or "ssl_cert_reqs=none" in url, outcome
+
+
+@pytest.mark.parametrize("variable, c_takes_it", [("SSL_CERT_DIR", True), ("SSL_CERT_FILE", False)])
+def test_the_systems_cas_vouch_for_a_rediss_server_as_for_python(tls_server: RedisServer, tls_monitor: Monitor,
+                                                                   tmp_path: Any, variable: str, c_takes_it: bool) -> None:
+    """No ssl_ca_certs: the system's CAs (OpenSSL's, which these variables move). The C route reads
+    the CA directory only (the bundle file cost 16 ms a process): a server only the file vouches
+    for is Python's to serve, which trusts both."""
+    if variable == "SSL_CERT_DIR":
+        with open(tls_server.ca, "rb") as ca:
+            (tmp_path / "test-ca.pem").write_bytes(ca.read())
+        subprocess.run(["openssl", "rehash", str(tmp_path)], check=True, capture_output=True)
+        trusted = str(tmp_path)
+    else:
+        trusted = tls_server.ca
+    outcome, _, python = same_both_ways(tls_server, tls_monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
+                                        {"pybroadcast.redis_url": f"rediss://127.0.0.1:{tls_server.port}/0"},
+                                        env={variable: trusted})
+    assert "unreachable" not in outcome, outcome
     assert python is not c_takes_it, outcome
 
 
@@ -269,10 +335,11 @@ def test_no_redis_is_pythons_error(server: RedisServer, monitor: Monitor) -> Non
     assert result.stdout.startswith(f"PyBroadcast\\Exception|redis at redis://127.0.0.1:{port}/0 unreachable"), result.stdout
 
 
-def test_a_silent_redis_is_unconfirmed_within_a_second() -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["redis", "rediss"])
+def test_a_silent_redis_is_unconfirmed_within_a_second(tls: bool) -> None:
     """A real redis-server stopped (SIGSTOP) after the connection was made: the publish goes out,
     no answer comes; the error says so within about the command timeout, and nothing is resent."""
-    silent = RedisServer()
+    silent = RedisServer(tls=tls)
     assert silent.process is not None
     try:
         with PhpWorker({"pybroadcast.driver": "redis", "pybroadcast.redis_url": silent.url}) as php:
@@ -292,10 +359,11 @@ def test_a_silent_redis_is_unconfirmed_within_a_second() -> None:
         silent.stop()
 
 
-def test_a_long_lived_process_outlives_a_redis_restart() -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["redis", "rediss"])
+def test_a_long_lived_process_outlives_a_redis_restart(tls: bool) -> None:
     """php-fpm workers keep their connection: a Redis restart between requests is noticed before
     sending (the connection reads as closed), and the call reconnects."""
-    restartable = RedisServer()
+    restartable = RedisServer(tls=tls)
     try:
         with PhpWorker({"pybroadcast.driver": "redis", "pybroadcast.redis_url": restartable.url}) as php:
             assert php.call("return broadcast('news', 'one');") == "null|c"
@@ -322,3 +390,19 @@ async def test_a_redis_hub_delivers_what_c_sent(make_hub: Any, redis_server: Red
     assert (message["data"], message["name"], message["offset"]) == ("héllo 🎉", "Ev", 1)
     assert (await next_event(ws, "direct"))["data"] == "to you"
     await ws.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["redis", "rediss"])
+def test_a_long_lived_process_keeps_one_connection(tls: bool) -> None:
+    """One connection per process, made once (for TLS: one handshake, not one per call)."""
+    own = RedisServer(tls=tls)
+    try:
+        stats = lambda: own.client().info("stats")["total_connections_received"]  # noqa: E731 (counts its own too)
+        with PhpWorker({"pybroadcast.driver": "redis", "pybroadcast.redis_url": own.url}) as php:
+            assert php.call("return broadcast('news', 'first');") == "null|c"
+            before = stats()
+            for n in range(5):
+                assert php.call(f"return [broadcast('news', '{n}'), getChannelUsers('news')];") == "[null,[]]|c"
+            assert stats() - before == 1  # the one stats() itself made
+    finally:
+        own.stop()
