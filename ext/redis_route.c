@@ -9,10 +9,9 @@
  * route fails to connect and declines, so it never accepts a server Python would refuse.
  *
  * It declines (nothing sent; Python does the call and says what is wrong) for a URL it does not
- * read exactly as redis-py would (query options other than rediss://'s ssl_ca_certs,
+ * read exactly as redis-py would (query options other than db and rediss://'s ssl_ca_certs,
  * percent-escapes...), when it cannot connect or log in, and when a read's reply is not what it
- * expects; reads have no side
- * effects, so Python may do them again. A publish that went out is never sent again: a lost
+ * expects; reads have no side effects, so Python may do them again. A publish that went out is never sent again: a lost
  * reply raises "did not confirm" (PyBroadcast\Exception code 2), as Python does. */
 #include "app_route.h"
 
@@ -81,18 +80,32 @@ static bool copy_part(char *to, size_t size, const char *from, size_t len)
     return true;
 }
 
-/* rediss://'s one option taken here: "ssl_ca_certs=<path>" (no escapes, so read as parse_qs reads it). */
-static bool parse_tls_query(const char *query, redis_target *t)
+/* The URL options taken here, each at most once, with values parse_qs and redis-py read as this
+ * does (no escapes, no '+'): db=<digits> (which redis-py prefers to the path's), and for rediss://
+ * ssl_ca_certs=<absolute path>. */
+static bool parse_query(const char *query, redis_target *t, bool *db_given)
 {
-    static const char NAME[] = "ssl_ca_certs=";
-    if (strncmp(query, NAME, sizeof NAME - 1) != 0) return false;
-    const char *path = query + sizeof NAME - 1;
-    size_t len = strlen(path);
-    if (!len || path[0] != '/') return false;
-    for (const char *c = path; *c; c++) {
-        if (!isalnum((unsigned char) *c) && !strchr("/._-", *c)) return false;
+    static const char DB[] = "db=", CA[] = "ssl_ca_certs=";
+    while (*query) {
+        const char *end = strchr(query, '&');
+        size_t len = end ? (size_t) (end - query) : strlen(query);
+        if (len > sizeof DB - 1 && strncmp(query, DB, sizeof DB - 1) == 0 && !*db_given) {
+            size_t digits = len - (sizeof DB - 1);
+            if (digits > 9 || strspn(query + sizeof DB - 1, "0123456789") < digits) return false;
+            t->db = atol(query + sizeof DB - 1);
+            *db_given = true;
+        } else if (t->tls && len > sizeof CA && strncmp(query, CA, sizeof CA - 1) == 0 && !t->ca_certs[0]) {
+            const char *path = query + sizeof CA - 1;
+            if (path[0] != '/' || !copy_part(t->ca_certs, sizeof t->ca_certs, path, len - (sizeof CA - 1))) return false;
+            for (const char *c = t->ca_certs; *c; c++) {
+                if (!isalnum((unsigned char) *c) && !strchr("/._-", *c)) return false;
+            }
+        } else {
+            return false;
+        }
+        query += len + (end != NULL);
     }
-    return copy_part(t->ca_certs, sizeof t->ca_certs, path, len);
+    return true;
 }
 
 static bool parse_url(const char *full_url, redis_target *t)
@@ -105,7 +118,8 @@ static bool parse_url(const char *full_url, redis_target *t)
 #ifdef PYB_HAVE_OPENSSL
     t->tls = strncmp(url, "rediss://", 9) == 0;
 #endif
-    if (query && !(t->tls && parse_tls_query(query + 1, t))) return false;
+    bool db_given = false;
+    if (query && !parse_query(query + 1, t, &db_given)) return false;
     if (strpbrk(url, "#%[]\\ ")) return false;  /* escapes, IPv6: redis-py's to read */
     if (strncmp(url, "unix://", 7) == 0) {
         const char *path = url + 7;
@@ -148,7 +162,7 @@ static bool parse_url(const char *full_url, redis_target *t)
         t->port = atoi(colon + 1);
         if (t->port < 1 || t->port > 65535) return false;
     }
-    if (*path && strcmp(path, "/") != 0) {  /* "/<db>"; redis-py reads other paths its own way */
+    if (*path && strcmp(path, "/") != 0 && !db_given) {  /* "/<db>"; redis-py reads other paths its own way */
         size_t digits = strlen(path + 1);
         if (digits > 9 || strspn(path + 1, "0123456789") != digits) return false;
         t->db = atol(path + 1);

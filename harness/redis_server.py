@@ -26,6 +26,11 @@ class RedisServer:
         self.start()
 
     @property
+    def socket(self) -> str:
+        """Its Unix socket (plain servers listen on one too)."""
+        return os.path.join(self.dir, "redis.sock")
+
+    @property
     def url(self) -> str:
         if self.tls:
             return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.ca}"
@@ -49,6 +54,8 @@ class RedisServer:
             port_args = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", f"{self.dir}/server.crt",
                          "--tls-key-file", f"{self.dir}/server.key", "--tls-ca-cert-file", self.ca,
                          "--tls-auth-clients", "no"]
+        if not self.tls:
+            port_args += ["--unixsocket", self.socket, "--unixsocketperm", "700"]
         self.process = subprocess.Popen(
             [self.binary, *port_args, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.dir, "--protected-mode", "no"],

@@ -202,17 +202,28 @@ def test_settings_are_read_as_python_reads_them(server: RedisServer, monitor: Mo
     same_both_ways(server, monitor, code, settings)
 
 
-@pytest.mark.parametrize("url, c_takes_it", [
-    ("redis://127.0.0.1:PORT", True), ("redis://127.0.0.1:PORT/", True), ("redis://LocalHost:PORT/0", True),
-    ("redis://127.0.0.1:PORT/1", True), ("redis://127.0.0.1:PORT/0?socket_timeout=2", False),
-    ("redis://127.0.0.1:PORT/x", False), ("redis://:wrong@127.0.0.1:PORT/0", False),
-    ("redis://127.0.0.1:FREE/0", False),
+@pytest.mark.parametrize("url, c_takes_it, db", [
+    ("redis://127.0.0.1:PORT", True, 0), ("redis://127.0.0.1:PORT/", True, 0), ("redis://LocalHost:PORT/0", True, 0),
+    ("redis://127.0.0.1:PORT/1", True, 1), ("redis://127.0.0.1:PORT/0?socket_timeout=2", False, 0),
+    ("redis://127.0.0.1:PORT/x", False, 0), ("redis://:wrong@127.0.0.1:PORT/0", False, 0),  # no password set: redis-py goes on, C declines
+    ("redis://127.0.0.1:FREE/0", False, None),
+    ("redis://127.0.0.1:PORT/1?db=2", True, 2), ("redis://127.0.0.1:PORT/x?db=2", True, 2),  # the query's db wins
+    ("redis://127.0.0.1:PORT/0?db=2&db=3", False, 2), ("redis://127.0.0.1:PORT/0?db=", False, 0),
+    ("redis://127.0.0.1:PORT/0?ssl_ca_certs=/x", False, None),  # a TLS option on a plain URL
+    ("unix://SOCK", True, 0), ("unix://SOCK?db=0", True, 0), ("unix://SOCK?db=3", True, 3),
+    ("unix://SOCK?db=x", False, None), ("unix://SOCK?socket_timeout=2", False, 0), ("unix://SOCK/nowhere", False, None),
 ])
-def test_urls_are_read_as_redis_py_reads_them(server: RedisServer, monitor: Monitor, url: str, c_takes_it: bool) -> None:
-    url = url.replace("PORT", str(server.port)).replace("FREE", str(free_port()))
-    outcome, _, python = same_both_ways(server, monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
-                                        {"pybroadcast.redis_url": url})
+def test_urls_are_read_as_redis_py_reads_them(server: RedisServer, monitor: Monitor, url: str, c_takes_it: bool,
+                                              db: int | None) -> None:
+    url = url.replace("PORT", str(server.port)).replace("FREE", str(free_port())).replace("SOCK", server.socket)
+    code = "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]"
+    outcome, _, python = same_both_ways(server, monitor, code, {"pybroadcast.redis_url": url})
     assert python is not c_takes_it, outcome
+    run_case(server, monitor, code, {"pybroadcast.redis_url": url})  # again, as is: which database it wrote
+    if db is None:
+        assert "offset" not in outcome, outcome
+    else:
+        assert [server.client(n).xlen("pybroadcast:history:news:stream") for n in range(4)] == [n == db for n in range(4)]
 
 
 @pytest.mark.parametrize("url, c_takes_it", [
