@@ -10,7 +10,7 @@ from typing import Any
 # Recorded before the work (issue 11, this machine): CLI for the first call and memory.
 BEFORE = {
     "first_memory": "17-38 (CLI)", "first_redis": "111-300 (CLI)", "pss_memory": "6.6", "pss_redis": "23",
-    "first_rediss": "~90 (fpm)", "pss_rediss": "~23",  # rediss:// still started Python after the rest was in C
+    "first_rediss": "129 (fpm)", "pss_rediss": "24.8",  # rediss:// started Python until the C route spoke TLS
     "warm_memory": "86-150", "warm_redis": "64 (fpm)", "idle": "17.5", "held": "-", "large": "-", "reuse": "-",
 }
 # Recorded before the fan-out latency work (issue 12): latency as filed; hub CPU per delivery
