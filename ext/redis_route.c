@@ -9,7 +9,7 @@
  * route fails to connect and declines, so it never accepts a server Python would refuse.
  *
  * It declines (nothing sent; Python does the call and says what is wrong) for a URL it does not
- * read exactly as redis-py would (query options other than db and rediss://'s ssl_ca_certs,
+ * read exactly as redis-py would (query options other than db and rediss://'s ssl_ca_certs and ssl_cert_reqs,
  * percent-escapes...), when it cannot connect or log in, and when a read's reply is not what it
  * expects; reads have no side effects, so Python may do them again. A publish that went out is never sent again: a lost
  * reply raises "did not confirm" (PyBroadcast\Exception code 2), as Python does. */
@@ -63,6 +63,7 @@ typedef struct {
     bool unix_socket;
     bool tls;            /* rediss:// */
     char ca_certs[512];  /* rediss://...?ssl_ca_certs=<file>: trusted beside the system's CAs */
+    bool unverified;     /* rediss://...?ssl_cert_reqs=none: any certificate, any name (redis-py's meaning) */
     char host[256];  /* or the socket's path */
     int port;
     char user[256];
@@ -82,10 +83,12 @@ static bool copy_part(char *to, size_t size, const char *from, size_t len)
 
 /* The URL options taken here, each at most once, with values parse_qs and redis-py read as this
  * does (no escapes, no '+'): db=<digits> (which redis-py prefers to the path's), and for rediss://
- * ssl_ca_certs=<absolute path>. */
+ * ssl_ca_certs=<absolute path> and ssl_cert_reqs=none|optional|required (optional is required for a
+ * client, as Python's ssl module says). */
 static bool parse_query(const char *query, redis_target *t, bool *db_given)
 {
-    static const char DB[] = "db=", CA[] = "ssl_ca_certs=";
+    static const char DB[] = "db=", CA[] = "ssl_ca_certs=", REQS[] = "ssl_cert_reqs=";
+    bool reqs_given = false;
     while (*query) {
         const char *end = strchr(query, '&');
         size_t len = end ? (size_t) (end - query) : strlen(query);
@@ -100,6 +103,14 @@ static bool parse_query(const char *query, redis_target *t, bool *db_given)
             for (const char *c = t->ca_certs; *c; c++) {
                 if (!isalnum((unsigned char) *c) && !strchr("/._-", *c)) return false;
             }
+        } else if (t->tls && strncmp(query, REQS, sizeof REQS - 1) == 0 && !reqs_given) {
+            const char *value = query + sizeof REQS - 1;
+            size_t value_len = len - (sizeof REQS - 1);
+            t->unverified = value_len == 4 && strncmp(value, "none", 4) == 0;
+            if (!t->unverified && !(value_len == 8 && (strncmp(value, "optional", 8) == 0 || strncmp(value, "required", 8) == 0))) {
+                return false;
+            }
+            reqs_given = true;
         } else {
             return false;
         }
@@ -247,21 +258,23 @@ static SSL_CTX *tls_context(const char *ca_certs)
 
 /* TLS over hiredis's connected socket (its send and receive timeouts bound the handshake too),
  * the certificate checked for the URL's host as Python checks it (an IP address against the
- * certificate's IP names, no partial wildcards). */
+ * certificate's IP names, no partial wildcards), unless ssl_cert_reqs=none; SNI for a host name. */
 static void *tls_start(redisContext *c, const redis_target *t)
 {
     SSL_CTX *ctx = tls_context(t->ca_certs);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     unsigned char address[16];
     bool ip = inet_pton(AF_INET, t->host, address) == 1 || inet_pton(AF_INET6, t->host, address) == 1;
-    bool ok = ssl && SSL_set_fd(ssl, c->fd) == 1;
-    if (ok && ip) {
+    bool ok = ssl && SSL_set_fd(ssl, c->fd) == 1 && (ip || SSL_set_tlsext_host_name(ssl, t->host) == 1);  /* SNI */
+    if (ok && t->unverified) {
+        SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+    } else if (ok && ip) {
         ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->host) == 1;
     } else if (ok) {
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        ok = SSL_set_tlsext_host_name(ssl, t->host) == 1 && SSL_set1_host(ssl, t->host) == 1;
+        ok = SSL_set1_host(ssl, t->host) == 1;
     }
-    ok = ok && SSL_connect(ssl) == 1 && SSL_get_verify_result(ssl) == X509_V_OK;
+    ok = ok && SSL_connect(ssl) == 1 && (t->unverified || SSL_get_verify_result(ssl) == X509_V_OK);
     if (!ok && ssl) SSL_free(ssl);
     ERR_clear_error();
     return ok ? ssl : NULL;

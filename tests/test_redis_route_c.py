@@ -230,7 +230,12 @@ def test_urls_are_read_as_redis_py_reads_them(server: RedisServer, monitor: Moni
     ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA", True), ("rediss://127.0.0.1:PORT?ssl_ca_certs=CA", True),
     ("rediss://127.0.0.1:PORT/0", False),  # the throwaway CA is not the system's: both refuse the server
     ("rediss://localhost:PORT/0?ssl_ca_certs=CA", False),  # the certificate names 127.0.0.1 only
-    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_cert_reqs=none", False),  # an option the C route leaves
+    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=none", True), ("rediss://localhost:PORT/0?ssl_cert_reqs=none", True),
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_cert_reqs=required", True),
+    ("rediss://localhost:PORT/0?ssl_cert_reqs=optional&ssl_ca_certs=CA", False),  # optional is required for a client
+    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=none&ssl_ca_certs=/nowhere", False),  # the CA is read even so
+    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=maybe", False),
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=false", False),  # an option the C route leaves
     ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=%2Fnowhere", False), ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=ca.crt", False),
     ("redis://127.0.0.1:PORT/0", False),  # no TLS to a TLS port: no Redis answers
 ])
@@ -240,7 +245,7 @@ def test_rediss_urls_are_read_as_redis_py_reads_them(tls_server: RedisServer, tl
     outcome, _, python = same_both_ways(tls_server, tls_monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
                                         {"pybroadcast.redis_url": url})
     assert python is not c_takes_it, outcome
-    assert ("unreachable" not in outcome) is c_takes_it or "ssl_cert_reqs=none" in url, outcome
+    assert ("unreachable" not in outcome) is c_takes_it or "ssl_check_hostname" in url, outcome
 
 
 @pytest.mark.parametrize("variable, c_takes_it", [("SSL_CERT_DIR", True), ("SSL_CERT_FILE", False)])
