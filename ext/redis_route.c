@@ -247,6 +247,10 @@ static SSL_CTX *tls_context(const char *ca_certs)
     if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 && SSL_CTX_set_default_verify_dir(ctx) == 1
             && (!ca_certs[0] || SSL_CTX_load_verify_locations(ctx, ca_certs, NULL) == 1)) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        int major = 0, minor = 0;  /* Python 3.13's default context checks chains strictly (and takes partial ones) */
+        if (sscanf(PYB_PYTHON_VERSION, "%d.%d", &major, &minor) == 2 && (major > 3 || (major == 3 && minor >= 13))) {
+            X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN);
+        }
         snprintf(ctx_ca, sizeof ctx_ca, "%s", ca_certs);
         return ctx;
     }
