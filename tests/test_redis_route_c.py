@@ -89,24 +89,20 @@ def monitor(server: RedisServer) -> Iterator[Monitor]:
 
 
 @pytest.fixture(scope="module")
-def tls_server() -> Iterator[RedisServer]:
-    own = RedisServer(tls=True)  # rediss://…?ssl_ca_certs=<its throwaway CA>
-    yield own
-    own.stop()
-
-
-@pytest.fixture(scope="module")
-def tls_monitor(tls_server: RedisServer) -> Iterator[Monitor]:
-    watching = Monitor(tls_server)
-    yield watching
+def tls() -> Iterator[tuple[RedisServer, Monitor]]:
+    """A Redis that speaks only TLS (rediss://…?ssl_ca_certs=<its throwaway CA>), and its MONITOR."""
+    own = RedisServer(tls=True)
+    watching = Monitor(own)
+    yield own, watching
     watching.close()
+    own.stop()
 
 
 @pytest.fixture(params=["redis", "rediss"])
 def either(request: Any) -> tuple[RedisServer, Monitor]:
     """A plain Redis, and one that speaks only TLS."""
     if request.param == "rediss":
-        return request.getfixturevalue("tls_server"), request.getfixturevalue("tls_monitor")
+        return request.getfixturevalue("tls")
     return request.getfixturevalue("server"), request.getfixturevalue("monitor")
 
 
@@ -163,8 +159,8 @@ def test_the_c_route_does_what_python_does(server: RedisServer, monitor: Monitor
 
 
 @pytest.mark.parametrize("code", REDIS_CORPUS)
-def test_over_tls_the_c_route_does_what_python_does(tls_server: RedisServer, tls_monitor: Monitor, code: str) -> None:
-    same_both_ways(tls_server, tls_monitor, code, LIMITS)
+def test_over_tls_the_c_route_does_what_python_does(tls: tuple[RedisServer, Monitor], code: str) -> None:
+    same_both_ways(*tls, code, LIMITS)
 
 
 def test_a_seeded_random_corpus_gets_the_same_answers_and_commands(server: RedisServer, monitor: Monitor) -> None:
@@ -239,21 +235,22 @@ def test_urls_are_read_as_redis_py_reads_them(server: RedisServer, monitor: Moni
     ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=%2Fnowhere", False), ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=ca.crt", False),
     ("redis://127.0.0.1:PORT/0", False),  # no TLS to a TLS port: no Redis answers
 ])
-def test_rediss_urls_are_read_as_redis_py_reads_them(tls_server: RedisServer, tls_monitor: Monitor, url: str,
+def test_rediss_urls_are_read_as_redis_py_reads_them(tls: tuple[RedisServer, Monitor], url: str,
                                                       c_takes_it: bool) -> None:
-    url = url.replace("PORT", str(tls_server.port)).replace("CA", tls_server.ca)
-    outcome, _, python = same_both_ways(tls_server, tls_monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
+    url = url.replace("PORT", str(tls[0].port)).replace("CA", tls[0].ca)
+    outcome, _, python = same_both_ways(*tls, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
                                         {"pybroadcast.redis_url": url})
     assert python is not c_takes_it, outcome
     assert ("unreachable" not in outcome) is c_takes_it or "ssl_check_hostname" in url, outcome
 
 
 @pytest.mark.parametrize("variable, c_takes_it", [("SSL_CERT_DIR", True), ("SSL_CERT_FILE", False)])
-def test_the_systems_cas_vouch_for_a_rediss_server_as_for_python(tls_server: RedisServer, tls_monitor: Monitor,
+def test_the_systems_cas_vouch_for_a_rediss_server_as_for_python(tls: tuple[RedisServer, Monitor],
                                                                    tmp_path: Any, variable: str, c_takes_it: bool) -> None:
     """No ssl_ca_certs: the system's CAs (OpenSSL's, which these variables move). The C route reads
     the CA directory only (the bundle file cost 16 ms a process): a server only the file vouches
     for is Python's to serve, which trusts both."""
+    tls_server = tls[0]
     if variable == "SSL_CERT_DIR":
         with open(tls_server.ca, "rb") as ca:
             (tmp_path / "test-ca.pem").write_bytes(ca.read())
@@ -261,7 +258,7 @@ def test_the_systems_cas_vouch_for_a_rediss_server_as_for_python(tls_server: Red
         trusted = str(tmp_path)
     else:
         trusted = tls_server.ca
-    outcome, _, python = same_both_ways(tls_server, tls_monitor, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
+    outcome, _, python = same_both_ways(*tls, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
                                         {"pybroadcast.redis_url": f"rediss://127.0.0.1:{tls_server.port}/0"},
                                         env={variable: trusted})
     assert "unreachable" not in outcome, outcome
