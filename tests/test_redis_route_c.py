@@ -419,3 +419,24 @@ def test_a_long_lived_process_keeps_one_connection(tls: bool) -> None:
             assert stats() - before == 1  # the one stats() itself made
     finally:
         own.stop()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["redis", "rediss"])
+def test_a_forked_child_makes_its_own_connection_and_the_parents_keeps_working(tls: bool) -> None:
+    """php-fpm and pcntl fork processes that may have connected: a child sharing its parent's socket
+    (and, with TLS, its session's keys and sequence numbers) would corrupt both streams."""
+    own = RedisServer(tls=tls)
+    try:
+        code = ("broadcast('news', 'parent 1');"
+                "$pid = pcntl_fork();"
+                "if ($pid === 0) { broadcast('news', 'child'); echo json_encode(getChannelUsers('news')); exit(0); }"
+                "pcntl_waitpid($pid, $status);"
+                "broadcast('news', 'parent 2');"
+                "echo '|', pcntl_wexitstatus($status), '|', json_encode(array_column(getChannelHistory('news'), 'data'));"
+                "echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
+        before = own.client().info("stats")["total_connections_received"]
+        result = run_php(code, ini={"pybroadcast.driver": "redis", "pybroadcast.redis_url": own.url})
+        assert result.stdout == '[]|0|["parent 1","child","parent 2"]|c', result.stdout + result.stderr
+        assert own.client().info("stats")["total_connections_received"] - before == 3  # the parent, the child, this count
+    finally:
+        own.stop()
