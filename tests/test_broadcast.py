@@ -66,6 +66,7 @@ async def test_php_builtin_server_broadcast(hub: Hub, tmp_path) -> None:
             query = urllib.parse.urlencode({"channel": "web", "message64": base64.b64encode(TRICKY.encode())})
             body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/send.php?{query}")
             assert json.loads(body)["ok"] is True, body
+            assert json.loads(body)["python"] is False, body  # php -S workers never start Python for this
             assert (await next_event(ws, "message"))["data"] == TRICKY
         await ws.close()
     finally:

@@ -11,6 +11,7 @@ import urllib.parse
 
 import pytest
 
+from harness.redis_server import RedisServer
 from support import EXT, ROOT, Hub, LogWatcher, client, free_port, next_event, short_tempdir, subscribe
 
 SEND = str(ROOT / "tests" / "php" / "send.php")
@@ -99,7 +100,10 @@ async def test_fpm_worker_gets_exception_when_hub_is_down_and_survives(hub: Hub)
         fpm.close()
 
 
-async def test_fpm_worker_keeps_one_redis_connection_across_requests(make_hub, redis_server) -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["redis", "rediss"])
+async def test_fpm_worker_keeps_one_redis_connection_across_requests(make_hub, redis_server, tls: bool) -> None:
+    if tls:
+        redis_server = RedisServer(tls=True)  # rediss://: the worker's TLS session outlives its requests too
     options = {"driver": "redis", "redis_url": redis_server.url, "redis_prefix": f"fpm{os.getpid()}"}
     hub = make_hub({"options": options})
     ws = await client(hub)
@@ -111,6 +115,7 @@ async def test_fpm_worker_keeps_one_redis_connection_across_requests(make_hub, r
         for i in range(6):
             _, body = fpm.get(SEND, {"channel": "fpm", "message": f"r{i}"})
             assert body["ok"] is True, body
+            assert body["python"] is False  # the C route, TLS or not
             pids.add(body["pid"])
             assert (await next_event(ws, "message"))["data"] == f"r{i}"
             counts.append(redis.info("stats")["total_connections_received"])
@@ -118,4 +123,6 @@ async def test_fpm_worker_keeps_one_redis_connection_across_requests(make_hub, r
         assert len(set(counts)) == 1, counts  # ...and no request after the first opened a connection
     finally:
         fpm.close()
+        if tls:
+            redis_server.stop()
     await ws.close()

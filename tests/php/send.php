@@ -9,7 +9,8 @@ try {
     } else {
         broadcast($_REQUEST['channel'] ?? '', $message);
     }
-    echo json_encode(['ok' => true, 'pid' => getmypid()]);
+    echo json_encode(['ok' => true, 'pid' => getmypid(),
+                      'python' => str_contains(file_get_contents('/proc/self/maps'), 'libpython')]);
 } catch (Throwable $e) {
     http_response_code(500);
     echo json_encode(['ok' => false, 'error' => get_class($e) . ': ' . $e->getMessage(), 'pid' => getmypid()]);
