@@ -249,8 +249,9 @@ async def test_a_request_head_over_head_limit_is_answered_431_and_never_decided(
     listener = await listening(taker)
     reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
     request = upgrade_of(HEAD_LIMIT + 1)
-    for at in range(0, len(request), 4096):  # in pieces, as TCP may bring it
-        writer.write(request[at:at + 4096])
+    writer.write(request[:20_000])  # in two reads: the limit is on their sum
+    await until(lambda: any(c._head_size == 20_000 for c in listener.connections))
+    writer.write(request[20_000:])
     answer = await asyncio.wait_for(reader.read(), 10)
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:60]
     assert not taker.asked.done()
