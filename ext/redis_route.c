@@ -9,7 +9,7 @@
  * route fails to connect and declines, so it never accepts a server Python would refuse.
  *
  * It declines (nothing sent; Python does the call and says what is wrong) for a URL it does not
- * read exactly as redis-py would (query options other than db and rediss://'s ssl_ca_certs and ssl_cert_reqs,
+ * read exactly as redis-py would (query options other than db and rediss://'s ssl_* files and ssl_cert_reqs,
  * percent-escapes...), when it cannot connect or log in, and when a read's reply is not what it
  * expects; reads have no side effects, so Python may do them again. A publish that went out is never sent again: a lost
  * reply raises "did not confirm" (PyBroadcast\Exception code 2), as Python does. */
@@ -63,6 +63,8 @@ typedef struct {
     bool unix_socket;
     bool tls;            /* rediss:// */
     char ca_certs[512];  /* rediss://...?ssl_ca_certs=<file>: trusted beside the system's CAs */
+    char certfile[512];  /* ssl_certfile, ssl_keyfile: the client's certificate and key (mutual TLS) */
+    char keyfile[512];
     bool unverified;     /* rediss://...?ssl_cert_reqs=none: any certificate, any name (redis-py's meaning) */
     char host[256];  /* or the socket's path */
     int port;
@@ -81,42 +83,58 @@ static bool copy_part(char *to, size_t size, const char *from, size_t len)
     return true;
 }
 
+/* An absolute path of [A-Za-z0-9/._-] (nothing parse_qs would decode), given once. */
+static bool path_option(const char *value, size_t len, char *to, size_t size)
+{
+    if (!len || value[0] != '/' || to[0] || !copy_part(to, size, value, len)) return false;
+    for (const char *c = to; *c; c++) {
+        if (!isalnum((unsigned char) *c) && !strchr("/._-", *c)) return false;
+    }
+    return true;
+}
+
 /* The URL options taken here, each at most once, with values parse_qs and redis-py read as this
  * does (no escapes, no '+'): db=<digits> (which redis-py prefers to the path's), and for rediss://
- * ssl_ca_certs=<absolute path> and ssl_cert_reqs=none|optional|required (optional is required for a
+ * ssl_ca_certs, ssl_certfile, ssl_keyfile (paths; a key file needs a certificate file, as Python's
+ * load_cert_chain does) and ssl_cert_reqs=none|optional|required (optional is required for a
  * client, as Python's ssl module says). */
 static bool parse_query(const char *query, redis_target *t, bool *db_given)
 {
-    static const char DB[] = "db=", CA[] = "ssl_ca_certs=", REQS[] = "ssl_cert_reqs=";
     bool reqs_given = false;
     while (*query) {
         const char *end = strchr(query, '&');
         size_t len = end ? (size_t) (end - query) : strlen(query);
-        if (len > sizeof DB - 1 && strncmp(query, DB, sizeof DB - 1) == 0 && !*db_given) {
-            size_t digits = len - (sizeof DB - 1);
-            if (digits > 9 || strspn(query + sizeof DB - 1, "0123456789") < digits) return false;
-            t->db = atol(query + sizeof DB - 1);
+        const char *equals = memchr(query, '=', len);
+        if (!equals) return false;
+        size_t name_len = (size_t) (equals - query), value_len = len - name_len - 1;
+        const char *value = equals + 1;
+#define NAMED(name) (name_len == sizeof name - 1 && strncmp(query, name, name_len) == 0)
+        if (NAMED("db")) {
+            if (*db_given || !value_len || value_len > 9 || strspn(value, "0123456789") < value_len) return false;
+            t->db = atol(value);
             *db_given = true;
-        } else if (t->tls && len > sizeof CA && strncmp(query, CA, sizeof CA - 1) == 0 && !t->ca_certs[0]) {
-            const char *path = query + sizeof CA - 1;
-            if (path[0] != '/' || !copy_part(t->ca_certs, sizeof t->ca_certs, path, len - (sizeof CA - 1))) return false;
-            for (const char *c = t->ca_certs; *c; c++) {
-                if (!isalnum((unsigned char) *c) && !strchr("/._-", *c)) return false;
-            }
-        } else if (t->tls && strncmp(query, REQS, sizeof REQS - 1) == 0 && !reqs_given) {
-            const char *value = query + sizeof REQS - 1;
-            size_t value_len = len - (sizeof REQS - 1);
+        } else if (!t->tls) {
+            return false;
+        } else if (NAMED("ssl_ca_certs")) {
+            if (!path_option(value, value_len, t->ca_certs, sizeof t->ca_certs)) return false;
+        } else if (NAMED("ssl_certfile")) {
+            if (!path_option(value, value_len, t->certfile, sizeof t->certfile)) return false;
+        } else if (NAMED("ssl_keyfile")) {
+            if (!path_option(value, value_len, t->keyfile, sizeof t->keyfile)) return false;
+        } else if (NAMED("ssl_cert_reqs") && !reqs_given) {
             t->unverified = value_len == 4 && strncmp(value, "none", 4) == 0;
-            if (!t->unverified && !(value_len == 8 && (strncmp(value, "optional", 8) == 0 || strncmp(value, "required", 8) == 0))) {
+            if (!t->unverified && !(value_len == 8 && (strncmp(value, "optional", 8) == 0
+                                                      || strncmp(value, "required", 8) == 0))) {
                 return false;
             }
             reqs_given = true;
         } else {
             return false;
         }
+#undef NAMED
         query += len + (end != NULL);
     }
-    return true;
+    return !t->keyfile[0] || t->certfile[0];
 }
 
 static bool parse_url(const char *full_url, redis_target *t)
@@ -232,26 +250,38 @@ static bool ok_reply(redisReply *reply)
 }
 
 #ifdef PYB_HAVE_OPENSSL
+static int no_password(char *buffer, int size, int rwflag, void *data)
+{
+    return 0;  /* an encrypted key: no prompt on the terminal (Python's to ask for ssl_password) */
+}
+
 /* What Python's ssl.create_default_context() trusts, but for the system's CA bundle file: the
  * system's CA directory (looked up by hash when a certificate needs it) and ssl_ca_certs. Loading the
  * bundle (~140 CAs on Debian) took 16 ms of a first call; the directory holds the same CAs (both
  * made by update-ca-certificates), and a server only the bundle vouches for fails here and goes to
- * Python, which trusts more, never less. */
-static SSL_CTX *tls_context(const char *ca_certs)
+ * Python, which trusts more, never less. With ssl_certfile (and ssl_keyfile), the client's own. */
+static SSL_CTX *tls_context(const redis_target *t)
 {
     static SSL_CTX *ctx;
-    static char ctx_ca[sizeof ((redis_target *) 0)->ca_certs];
-    if (ctx && strcmp(ctx_ca, ca_certs) == 0) return ctx;
+    static char made_for[3 * sizeof t->ca_certs];
+    char wanted[sizeof made_for];
+    snprintf(wanted, sizeof wanted, "%s\n%s\n%s", t->ca_certs, t->certfile, t->keyfile);
+    if (ctx && strcmp(made_for, wanted) == 0) return ctx;
     if (ctx) SSL_CTX_free(ctx);
     ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx) SSL_CTX_set_default_passwd_cb(ctx, no_password);
     if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 && SSL_CTX_set_default_verify_dir(ctx) == 1
-            && (!ca_certs[0] || SSL_CTX_load_verify_locations(ctx, ca_certs, NULL) == 1)) {
+            && (!t->ca_certs[0] || SSL_CTX_load_verify_locations(ctx, t->ca_certs, NULL) == 1)
+            && (!t->certfile[0] || (SSL_CTX_use_certificate_chain_file(ctx, t->certfile) == 1
+                                    && SSL_CTX_use_PrivateKey_file(ctx, t->keyfile[0] ? t->keyfile : t->certfile,
+                                                                   SSL_FILETYPE_PEM) == 1
+                                    && SSL_CTX_check_private_key(ctx) == 1))) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         int major = 0, minor = 0;  /* Python 3.13's default context checks chains strictly (and takes partial ones) */
         if (sscanf(PYB_PYTHON_VERSION, "%d.%d", &major, &minor) == 2 && (major > 3 || (major == 3 && minor >= 13))) {
             X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN);
         }
-        snprintf(ctx_ca, sizeof ctx_ca, "%s", ca_certs);
+        snprintf(made_for, sizeof made_for, "%s", wanted);
         return ctx;
     }
     if (ctx) SSL_CTX_free(ctx);
@@ -265,7 +295,7 @@ static SSL_CTX *tls_context(const char *ca_certs)
  * certificate's IP names, no partial wildcards), unless ssl_cert_reqs=none; SNI for a host name. */
 static void *tls_start(redisContext *c, const redis_target *t)
 {
-    SSL_CTX *ctx = tls_context(t->ca_certs);
+    SSL_CTX *ctx = tls_context(t);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     unsigned char address[16];
     bool ip = inet_pton(AF_INET, t->host, address) == 1 || inet_pton(AF_INET6, t->host, address) == 1;

@@ -40,7 +40,10 @@ class Monitor:
     def __init__(self, server: RedisServer) -> None:
         self._sock = socket.create_connection(("127.0.0.1", server.port))
         if server.tls:
-            self._sock = ssl.create_default_context(cafile=server.ca).wrap_socket(self._sock, server_hostname="127.0.0.1")
+            context = ssl.create_default_context(cafile=server.ca)
+            if server.client_certs:
+                context.load_cert_chain(f"{server.dir}/client.crt", f"{server.dir}/client.key")
+            self._sock = context.wrap_socket(self._sock, server_hostname="127.0.0.1")
         self._sock.sendall(b"MONITOR\r\n")
         self._lines: list[str] = []
         self._seen = threading.Condition()
@@ -88,14 +91,17 @@ def monitor(server: RedisServer) -> Iterator[Monitor]:
     watching.close()
 
 
-@pytest.fixture(scope="module")
-def tls() -> Iterator[tuple[RedisServer, Monitor]]:
-    """A Redis that speaks only TLS (rediss://…?ssl_ca_certs=<its throwaway CA>), and its MONITOR."""
-    own = RedisServer(tls=True)
+def _watched(own: RedisServer) -> Iterator[tuple[RedisServer, Monitor]]:
     watching = Monitor(own)
     yield own, watching
     watching.close()
     own.stop()
+
+
+@pytest.fixture(scope="module")
+def tls() -> Iterator[tuple[RedisServer, Monitor]]:
+    """A Redis that speaks only TLS (rediss://…?ssl_ca_certs=<its throwaway CA>), and its MONITOR."""
+    yield from _watched(RedisServer(tls=True))
 
 
 @pytest.fixture(params=["redis", "rediss"])
@@ -242,6 +248,35 @@ def test_rediss_urls_are_read_as_redis_py_reads_them(tls: tuple[RedisServer, Mon
                                         {"pybroadcast.redis_url": url})
     assert python is not c_takes_it, outcome
     assert ("unreachable" not in outcome) is c_takes_it or "ssl_check_hostname" in url, outcome
+
+
+@pytest.fixture(scope="module")
+def mutual_tls() -> Iterator[tuple[RedisServer, Monitor]]:
+    """A Redis that wants a client certificate its CA signed, and its MONITOR."""
+    yield from _watched(RedisServer(client_certs=True))
+
+
+@pytest.mark.parametrize("options, c_takes_it", [
+    ("&ssl_certfile=DIR/client.crt&ssl_keyfile=DIR/client.key", True),
+    ("&ssl_certfile=DIR/client.pem", True),  # the key in the certificate's file
+    ("", False),  # no certificate: the server ends the handshake, both ways
+    ("&ssl_certfile=DIR/stranger.pem", False),  # one the server's CA did not sign
+    ("&ssl_certfile=DIR/client.crt&ssl_keyfile=DIR/stranger.key", False),  # a key of another certificate
+    ("&ssl_keyfile=DIR/client.key", False),  # a key without its certificate
+])
+def test_a_client_certificate_is_presented_as_python_presents_it(mutual_tls: tuple[RedisServer, Monitor], options: str,
+                                                                  c_takes_it: bool) -> None:
+    server = mutual_tls[0]
+    url = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={server.ca}" + options.replace("DIR", server.dir)
+    code, ini = "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]", {"pybroadcast.redis_url": url}
+    (outcome, commands, python), (slow, slow_commands, _) = [run_case(*mutual_tls, code, extra)
+                                                             for extra in (ini, {**ini, **FORCE_PYTHON})]
+    # Where the server ends the handshake, how Python's ssl words it depends on a race (its write or
+    # its read meets the alert first): the words after "unreachable" are not compared.
+    cut = lambda text: re.sub(r"unreachable: .*", "unreachable: ...", text)  # noqa: E731
+    assert (cut(outcome), commands) == (cut(slow), slow_commands)
+    assert python is not c_takes_it, outcome
+    assert ('"offset":1' in outcome) is c_takes_it, outcome
 
 
 @pytest.mark.parametrize("variable, c_takes_it", [("SSL_CERT_DIR", True), ("SSL_CERT_FILE", False)])
