@@ -9,10 +9,11 @@
  * route fails to connect and declines, so it never accepts a server Python would refuse.
  *
  * It declines (nothing sent; Python does the call and says what is wrong) for a URL it does not
- * read exactly as redis-py would (query options other than db and rediss://'s ssl_* files and ssl_cert_reqs,
- * percent-escapes...), when it cannot connect or log in, and when a read's reply is not what it
- * expects; reads have no side effects, so Python may do them again. A publish that went out is never sent again: a lost
- * reply raises "did not confirm" (PyBroadcast\Exception code 2), as Python does. */
+ * read exactly as redis-py would (query options other than db and rediss://'s ssl_* files and
+ * ssl_cert_reqs, percent-escapes...), when it cannot connect or log in, and when a read's reply is
+ * not what it expects; reads have no side effects, so Python may do them again. A publish that
+ * went out is never sent again: a lost reply raises "did not confirm" (PyBroadcast\Exception
+ * code 2), as Python does. */
 #include "app_route.h"
 
 #ifndef PYB_HAVE_HIREDIS  /* built without hiredis: Python does every Redis call */
@@ -158,9 +159,9 @@ static bool parse_url(const char *full_url, redis_target *t)
                                                                    path, strlen(path));
     }
     const char *scheme = t->tls ? "rediss" : "redis";
-    size_t scheme_len = strlen(scheme) + 3;
-    if (strncmp(url, scheme, scheme_len - 3) != 0 || strncmp(url + scheme_len - 3, "://", 3) != 0) return false;
-    const char *netloc = url + scheme_len, *slash = strchr(netloc, '/');
+    size_t scheme_len = strlen(scheme);
+    if (strncmp(url, scheme, scheme_len) != 0 || strncmp(url + scheme_len, "://", 3) != 0) return false;
+    const char *netloc = url + scheme_len + 3, *slash = strchr(netloc, '/');
     const char *end = slash ? slash : netloc + strlen(netloc), *path = end;
     const char *at = NULL;
     for (const char *p = netloc; p < end; p++) {
