@@ -43,6 +43,10 @@ def run_php(code: str, ini: dict[str, str] | None = None, env: dict[str, str] | 
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+# A PHP expression: 'py' once the process has loaded libpython (a call went the Python way), else 'c'.
+PHP_ENGINE = "(str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c')"
+
+
 def php_string(text: str) -> str:
     """A PHP expression for exactly these bytes."""
     return f"base64_decode('{base64.b64encode(text.encode()).decode()}')"

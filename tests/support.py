@@ -16,7 +16,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness.processes import (  # noqa: F401  (re-exported for the tests)
-    EXT, ORIGIN, PHP, ROOT, LogWatcher, free_port, php_command, php_string, run_php, short_tempdir,
+    EXT, ORIGIN, PHP, PHP_ENGINE, ROOT, LogWatcher, free_port, php_command, php_string, run_php, short_tempdir,
 )
 
 

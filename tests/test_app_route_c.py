@@ -19,7 +19,7 @@ import pytest
 
 from pybroadcast import settings
 from pybroadcast.drivers.memory import wire
-from support import ROOT, Hub, client, next_event, php_string, run_php, short_tempdir
+from support import PHP_ENGINE, ROOT, Hub, client, next_event, php_string, run_php, short_tempdir
 
 FORCE_PYTHON = {"pybroadcast.listen": ":8080"}  # valid, and a setting the C route declines on
 
@@ -84,7 +84,7 @@ def php_outcome(code: str, ini: dict[str, str], env: dict[str, str] | None = Non
     exception's class, code and message) and whether Python was loaded."""
     script = (f"try {{ $r = {code}; echo json_encode([$r, array_key_exists('p', get_defined_vars()) ? $p : 'unset']);"
               f" }} catch (Throwable $e) {{ echo get_class($e), '|', $e->getCode(), '|',"
-              f" $e->getMessage(); }} echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
+              f" $e->getMessage(); }} echo '|', {PHP_ENGINE};")
     result = run_php(script, ini=ini, env=env)
     outcome, _, engine = result.stdout.rpartition("|")
     assert engine in ("py", "c"), result.stdout + result.stderr
@@ -227,7 +227,7 @@ async def test_a_real_hub_delivers_what_c_sent(hub: Hub) -> None:
     await ws.send(json.dumps({"action": "subscribe", "channel": "news"}))
     await next_event(ws, "subscribed")
     result = hub.php(f"broadcast('news', {B('héllo 🎉')}, 'Ev'); broadcastToUser(7, 'to you');"
-                     " echo str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
+                     f" echo {PHP_ENGINE};")
     assert result.stdout == "c", result.stderr
     message = await next_event(ws, "message")
     assert (message["data"], message["name"], message["offset"]) == ("héllo 🎉", "Ev", 1)

@@ -27,7 +27,7 @@ import redis
 from harness.processes import free_port, php_command
 from harness.redis_server import RedisServer
 from pybroadcast.drivers.redis import keys as redis_keys
-from support import client, next_event, php_string as B, run_php
+from support import PHP_ENGINE, client, next_event, php_string as B, run_php
 from test_app_route_c import CORPUS as MEMORY_CORPUS, FORCE_PYTHON, _random_corpus, php_outcome
 
 MEMBERS = [b"7\nc1", b"alice\nc2", "é\nc3".encode(), b"7\nc4"]
@@ -322,7 +322,7 @@ class PhpWorker:
     def __init__(self, ini: dict[str, str]) -> None:
         code = ("while (($line = fgets(STDIN)) !== false) { try { echo json_encode(eval(base64_decode($line))); }"
                 " catch (Throwable $e) { echo get_class($e), '|', $e->getCode(), '|', $e->getMessage(); }"
-                " echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c', \"\\n\"; }")
+                f" echo '|', {PHP_ENGINE}, \"\\n\"; }}")
         self.process = subprocess.Popen(php_command("-r", code, ini=ini), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
 
@@ -434,7 +434,7 @@ async def test_a_redis_hub_delivers_what_c_sent(make_hub: Any, redis_server: Red
     await next_event(ws, "subscribed")
     ini = {f"pybroadcast.{k}": v for k, v in options.items()}
     result = hub.php(f"broadcast('news', {B('héllo 🎉')}, 'Ev'); broadcastToUser(7, 'to you');"
-                     " echo str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';", ini=ini)
+                     f" echo {PHP_ENGINE};", ini=ini)
     assert result.stdout == "c", result.stderr
     message = await next_event(ws, "message")
     assert (message["data"], message["name"], message["offset"]) == ("héllo 🎉", "Ev", 1)
@@ -470,7 +470,7 @@ def test_a_forked_child_makes_its_own_connection_and_the_parents_keeps_working(t
                 "pcntl_waitpid($pid, $status);"
                 "broadcast('news', 'parent 2');"
                 "echo '|', pcntl_wexitstatus($status), '|', json_encode(array_column(getChannelHistory('news'), 'data'));"
-                "echo '|', str_contains(file_get_contents('/proc/self/maps'), 'libpython') ? 'py' : 'c';")
+                f"echo '|', {PHP_ENGINE};")
         before = own.client().info("stats")["total_connections_received"]
         result = run_php(code, ini={"pybroadcast.driver": "redis", "pybroadcast.redis_url": own.url})
         assert result.stdout == '[]|0|["parent 1","child","parent 2"]|c', result.stdout + result.stderr
