@@ -8,7 +8,7 @@ EXT_BUILD := build/php
 EXT       := modules/pybroadcast.so
 CORE      := modules/pybroadcast_core.so
 PHP_EXT   := $(PHP) -n -d extension=$(CURDIR)/$(EXT)
-HUB_SRC   := $(shell find pybroadcast -name "*.py")
+HUB_SRC   := $(shell find pybroadcast -name "*.py" -o -name "*.pxd")
 EXT_SRC   := config.m4 $(wildcard ext/*.c ext/*.h ext/core/*.c ext/core/*.h) ext/core/Makefile.frag
 
 .PHONY: all deps venv hub ext core stub stub-parser install demo test fuzz bench clean

@@ -24,12 +24,14 @@ def _check_compiled() -> None:
             suffix = next((s for s in EXTENSION_SUFFIXES if name.endswith(s)), None)
             if suffix is None:
                 continue
-            source = name[: -len(suffix)] + ".py"
+            stem = name[: -len(suffix)]
             path = os.path.join(directory, name)
-            if source not in present:
+            if stem + ".py" not in present:
                 problems.append(f"{path} has no source any more")
-            elif os.stat(os.path.join(directory, source)).st_mtime > os.stat(path).st_mtime:
-                problems.append(f"{os.path.join(directory, source)} changed after it was compiled")
+                continue
+            for source in (stem + ".py", stem + ".pxd"):  # a .pxd: C declarations the .py compiles with
+                if source in present and os.stat(os.path.join(directory, source)).st_mtime > os.stat(path).st_mtime:
+                    problems.append(f"{os.path.join(directory, source)} changed after it was compiled")
     if problems:
         raise ImportError("; ".join(problems) + ": run make (a compiled module would run the old code)")
 

@@ -87,7 +87,8 @@ class HubConnection(asyncio.Protocol):
     # Slots: no instance dict (a dict of this many keys is ~1.2 KiB a connection).
     __slots__ = ("server", "protocol", "transport", "request", "pybroadcast", "awaiting_pong",
                  "_task", "_timer", "_inbox", "_paused", "_fragment", "_opened", "_lost", "_deaf",
-                 "_first", "_head_tail", "_head_size", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head")
+                 "_first", "_head_tail", "_head_size", "_held", "_tokens", "_refilled", "_frame_left", "_frame_head",
+                 "direct_fd", "_fd")
 
     def __init__(self, server: Listener) -> None:
         self.server = server
@@ -112,6 +113,8 @@ class HubConnection(asyncio.Protocol):
         self._refilled = 0.0
         self._frame_left = 0  # payload bytes of the current frame still to come
         self._frame_head = b""  # an incomplete frame header
+        self.direct_fd = -1  # the socket while the outbox may send to it itself, else -1 (_direct)
+        self._fd = -1
 
     # --- what the rest of the hub uses -----------------------------------------------------
 
@@ -151,12 +154,17 @@ class HubConnection(asyncio.Protocol):
             self.protocol.send_ping(b"")
             self._send_data()
 
+    def abort(self) -> None:
+        """Drop the TCP connection now; nothing more is written to it."""
+        self.direct_fd = -1
+        self.transport.abort()
+
     def shutdown(self, code: int) -> None:
         """The hub is stopping: close an open connection, drop one that has not asked for anything."""
         if self.protocol.state is OPEN:
             self.close(code, "server shutting down")
         elif self._task is None:
-            self.transport.abort()  # no whole request yet (one being answered gets a 503 from _open)
+            self.abort()  # no whole request yet (one being answered gets a 503 from _open)
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
@@ -183,6 +191,7 @@ class HubConnection(asyncio.Protocol):
         return None  # the transport closes
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.direct_fd = -1  # the transport closes the socket right after: its number is anyone's then
         self.protocol.receive_eof()  # idempotent; the state is CLOSED from here on
         if self._timer is not None:
             self._timer.cancel()
@@ -190,6 +199,21 @@ class HubConnection(asyncio.Protocol):
         self._lost = True
         if self._task is None:
             self._next()
+
+    def pause_writing(self) -> None:
+        self.direct_fd = -1  # bytes wait in the transport: what follows must queue behind them
+
+    def resume_writing(self) -> None:
+        self._direct()
+
+    def _direct(self) -> None:
+        """Whether the outbox may send to the socket itself (send_many.py) rather than through the
+        transport: only while the connection is open and the transport holds nothing unsent, so
+        that no byte overtakes another. The transport is set to pause us as soon as it buffers
+        anything and to resume us once empty (``set_write_buffer_limits(0)``); a connection that
+        stops being open clears it (``_send_data``, ``abort``, ``connection_lost``)."""
+        open_ = self.protocol.state is OPEN and not self._lost and not self.transport.is_closing()
+        self.direct_fd = self._fd if open_ and not self.transport.get_write_buffer_size() else -1
 
     # --- the opening handshake -----------------------------------------------------------
 
@@ -236,7 +260,7 @@ class HubConnection(asyncio.Protocol):
         assert held is not None
         held += data
         if len(held) > HOLD_LIMIT:
-            self.transport.abort()
+            self.abort()
             return False
         return True
 
@@ -265,11 +289,14 @@ class HubConnection(asyncio.Protocol):
                     self._timer.cancel()
                     self._timer = None
                 _forget_request(self.protocol)
+                self._fd = self.transport.get_extra_info("socket").fileno()
+                self.transport.set_write_buffer_limits(high=0)
+                self._direct()
                 try:
                     self._opened = server.endpoint.opened(self)
                 except Exception:
                     log.exception("opening a connection failed")
-                    self.transport.abort()
+                    self.abort()
                 held, self._held = self._held, None
                 if held and self._opened:
                     self._feed(bytes(held))
@@ -291,7 +318,7 @@ class HubConnection(asyncio.Protocol):
 
     def _time_out(self) -> None:
         self._timer = None
-        self.transport.abort()
+        self.abort()
 
     # --- messages ------------------------------------------------------------------------
 
@@ -392,6 +419,8 @@ class HubConnection(asyncio.Protocol):
 
     def _send_data(self) -> None:
         transport = self.transport
+        if self.protocol.state is not OPEN:
+            self.direct_fd = -1  # a close frame may be among these: no message after it
         for data in self.protocol.data_to_send():
             if data:
                 transport.write(data)
@@ -410,7 +439,7 @@ class HubConnection(asyncio.Protocol):
             log.warning("closing a connection from %s: over %d bytes unsent (the client does not read)",
                         address[0] if address else "?", self.server.write_limit)
             self._deaf = True
-            transport.abort()
+            self.abort()
 
     def _expect_close(self) -> None:
         """The client has close_timeout to end the TCP connection; then it is dropped."""

@@ -1,10 +1,11 @@
 """One client WebSocket connection as the hub sees it, and its outbound queue.
 
 Frames are prepared once per message (by the peer's dialect) and written straight
-to the connection's transport; the :class:`Outbox` joins every frame a peer
-receives in one flush into one write. websockets' own ``broadcast()`` frames
-the message again for every connection and writes each one separately, which
-measured at about half the throughput. Control frames (ping, pong, close) are
+to the connection's socket (a sweep's, in one C loop: send_many.py) or, while bytes
+wait for it, its transport; the :class:`Outbox` joins every frame a peer receives in
+one flush into one write. websockets' own ``broadcast()`` frames the message again
+for every connection and writes each one separately, which measured at about half
+the throughput. Control frames (ping, pong, close) are
 written by the connection (connection.py) from websockets' Sans-I/O protocol.
 Sharing the transport is correct only while a server frame has no state, i.e. no
 extension (such as permessage-deflate) is negotiated: the hub's connections
@@ -21,6 +22,7 @@ from typing import Any
 from websockets.protocol import State
 
 from .fanout_trace import FanoutTrace
+from .send_many import send_many
 
 log = logging.getLogger("pybroadcast")
 OPEN = State.OPEN
@@ -165,11 +167,10 @@ class Outbox:
 
     def _continue(self, at_once: bool) -> bool:
         """Writes the sweep's next slice (or all of it); True once the sweep is done."""
-        sweep, at, data, write = self._sweep, self._at, self._data, self._write
+        sweep, at, data = self._sweep, self._at, self._data
         stop = len(sweep) if at_once else min(at + SLICE, len(sweep))
         started = self._loop.time()
-        for i in range(at, stop):
-            write(sweep[i], data)
+        self._write_all(sweep[at:stop], data)
         self._spent += self._loop.time() - started
         self._writes += stop - at
         self._at = stop
@@ -224,6 +225,22 @@ class Outbox:
         if self._queue:
             self._schedule(True)
 
+    def _write_all(self, peers: tuple[Peer, ...], data: bytes) -> None:
+        """`data` to each of `peers`: in one C loop to those whose socket takes it now (HubConnection's
+        ``direct_fd``), through the transport to the others and for what a socket did not take."""
+        fds: list[int] = []
+        direct: list[Peer] = []
+        for peer in peers:
+            fd = peer.connection.direct_fd
+            if fd >= 0 and not peer.closed:
+                fds.append(fd)
+                direct.append(peer)
+            else:
+                self._write(peer, data)
+        if fds:
+            for i, taken in send_many(fds, data):
+                direct[i].transport.write(data[taken:] if taken else data)
+
     def _write(self, peer: Peer, data: bytes) -> None:
         if peer.closed or peer.protocol.state is not OPEN:
             return
@@ -235,7 +252,7 @@ class Outbox:
             log.warning("closing slow client connection=%s user=%s: over %d bytes unsent",
                         peer.id, peer.user, self._limit)
             peer.closed = True
-            transport.abort()
+            peer.connection.abort()
             return
         transport.write(data)
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from pybroadcast.dialects import json_frame
 from pybroadcast.peer import SLICE, Outbox, Peer
@@ -31,8 +34,8 @@ class Pair:
         self.clients: list[ClientConnection] = []
 
 
-async def connected(count: int) -> AsyncIterator[Pair]:
-    outbox = Outbox(asyncio.get_running_loop(), LIMIT)
+async def connected(count: int, limit: int = LIMIT) -> AsyncIterator[Pair]:
+    outbox = Outbox(asyncio.get_running_loop(), limit)
     result = Pair(outbox)
     taker = Taker()
     listener = await listening(taker)
@@ -110,6 +113,51 @@ async def test_a_batch_larger_than_the_slow_client_bound_reaches_a_client_that_r
         pair.outbox.send_all([a, b], json_frame({"n": str(n), "pad": "x" * 2000}))
     for ws in pair.clients:
         assert await received(ws, count) == [str(n) for n in range(count)]
+
+
+async def test_what_a_socket_does_not_take_at_once_goes_before_anything_after_it() -> None:
+    """A sweep sends to each socket itself (send_many) only while its transport holds nothing: the
+    rest of a frame the kernel took in part waits there, and every frame after it queues behind."""
+    async for pair in connected(2, limit=64 << 20):
+        (a, b), (ws, _) = pair.peers, pair.clients
+        fd = a.connection.direct_fd
+        assert fd == a.transport.get_extra_info("socket").fileno()
+        count = 8000  # ~16 MB: more than loopback TCP takes in one send
+        for n in range(count):
+            pair.outbox.send_all([a, b], json_frame({"n": str(n), "pad": "x" * 2000}))
+        await asyncio.sleep(0)  # the flush
+        assert a.transport.get_write_buffer_size() > 0 and a.connection.direct_fd == -1
+        pair.outbox.send_all([a, b], frame("after"))
+        await asyncio.sleep(0)
+        for client in pair.clients:
+            assert await received(client, count + 1) == [*map(str, range(count)), "after"]
+        assert a.transport.get_write_buffer_size() == 0 and a.connection.direct_fd == fd  # drained: direct again
+        pair.outbox.send_all([a], frame("again"))
+        assert await received(ws, 1) == ["again"]
+
+
+async def test_a_connection_the_hub_dropped_gets_nothing_more(pair: Pair) -> None:
+    a, b = pair.peers
+    pair.outbox.send_all([a, b], frame("late"))  # queued: the flush runs before the transport closes
+    a.connection.abort()
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(pair.clients[0].recv(), 10)
+    assert await received(pair.clients[1], 1) == ["late"]
+
+
+async def test_a_connection_whose_client_is_gone_is_not_sent_to() -> None:
+    """Once the transport has closed the socket, its number may be a new connection's."""
+    taker = Taker()
+    listener = await listening(taker)
+    ws = await connect(f"ws://127.0.0.1:{listener.sockets[0].getsockname()[1]}")
+    connection = await asyncio.wait_for(taker.taken.get(), 10)
+    assert connection.direct_fd >= 0
+    sock = ws.transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    ws.transport.abort()  # a reset, not an end of stream: the hub's read fails, no EOF is received
+    assert await asyncio.wait_for(taker.gone.get(), 10) is connection
+    assert connection.direct_fd == -1
+    await listener.close()
 
 
 async def test_a_message_for_the_same_peers_joins_the_sweep_in_progress(crowd: Pair) -> None:

@@ -36,6 +36,17 @@ def test_a_source_edited_after_make_is_refused_with_run_make(tmp_path) -> None:
     assert "validation.py changed after it was compiled: run make" in result.stderr
 
 
+def test_c_declarations_edited_after_make_are_refused_too(tmp_path) -> None:
+    def edit(copy) -> None:
+        declarations = copy / "send_many.pxd"
+        later = os.stat(next(copy.glob("send_many.*.so"))).st_mtime + 5
+        os.utime(declarations, (later, later))
+
+    result = _import_copy(tmp_path, edit)
+    assert result.returncode != 0
+    assert "send_many.pxd changed after it was compiled: run make" in result.stderr
+
+
 def test_a_compiled_module_without_its_source_is_refused(tmp_path) -> None:
     result = _import_copy(tmp_path, lambda copy: (copy / "validation.py").unlink())
     assert result.returncode != 0 and "has no source any more: run make" in result.stderr
