@@ -388,6 +388,17 @@ def main() -> None:
             kwargs.pop("paths", None)  # where the time goes: from the first run
         return rows
 
+    def scaled(small: int, large: int, small_rates: list[int]) -> list[dict[str, Any]]:
+        """`large` subscribers at the deliveries/s of `small` at `small_rates`, each run right after one
+        with `small` subscribers: the VM's cost per write drifts over minutes, so the summary's
+        ratios are of runs made in turn (same run number), not of the first table's, made earlier."""
+        large_rates = [max(r * small // large, 1) for r in small_rates]
+        rows = []
+        for n in range(1, scale_repeats + 1):
+            rows += [{**row, "run": n} for row in fanout(small, small_rates, args.seconds, processes=1)]
+            rows += [{**row, "run": n} for row in fanout(large, large_rates, args.seconds, processes=4)]
+        return rows
+
     redis, tls_redis = RedisServer(), RedisServer(tls=True)
     try:
         two_nodes = runs(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
@@ -412,8 +423,7 @@ def main() -> None:
         "compiled": compiled_vs_pure(args.subscribers, max(rates), args.seconds),
         "memory": [memory_per_connection(args.idle, processes=4)],
         # The same deliveries per second as the first rates, to ten times the subscribers.
-        "large": runs(args.large, [max(r * args.subscribers // args.large, 1) for r in rates[::2]], args.seconds,
-                      processes=4, repeats=scale_repeats),
+        "large": scaled(args.subscribers, args.large, rates[::2]),
         "fpm": [fpm_costs(samples=5 if args.quick else 15), *redis_first_call],
         "warm": warm_calls(HubProcess, HUB_CPUS, LOAD_CPUS, runs=1 if args.quick else 5,
                            calls=2000 if args.quick else 20000),
@@ -434,8 +444,8 @@ def main() -> None:
     print(table("One publish from an app process: broadcast() vs the Pusher HTTP API", results["publish"]))
     print(table("What compiling the hub with Cython buys (one node, the highest rate)", results["compiled"]))
     print(table("Idle memory per connection (hub RSS), and that one hub holds them", results["memory"]))
-    print(table(f"Fan-out to {args.large:,} subscribers of one channel (compare p99 with the first table)",
-                results["large"]))
+    print(table(f"Fan-out to {args.large:,} subscribers of one channel, each run right after {args.subscribers:,} at the"
+                " same deliveries/s", results["large"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
     print(table("Warm app calls from PHP (CLI, 20,000 calls each), the app process on the server's core or the other one",
                 results["warm"]))
