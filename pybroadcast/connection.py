@@ -289,9 +289,10 @@ class HubConnection(asyncio.Protocol):
                     self._timer.cancel()
                     self._timer = None
                 _forget_request(self.protocol)
-                self._fd = self.transport.get_extra_info("socket").fileno()
-                self.transport.set_write_buffer_limits(high=0)
-                self._direct()
+                if self.transport.get_extra_info("ssl_object") is None:  # bytes on the socket are the stream's
+                    self._fd = self.transport.get_extra_info("socket").fileno()
+                    self.transport.set_write_buffer_limits(high=0)
+                    self._direct()
                 try:
                     self._opened = server.endpoint.opened(self)
                 except Exception:
