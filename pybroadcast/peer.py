@@ -5,11 +5,10 @@ to the connection's socket (a sweep's, in one C loop: send_many.py) or, while by
 wait for it, its transport; the :class:`Outbox` joins every frame a peer receives in
 one flush into one write. websockets' own ``broadcast()`` frames the message again
 for every connection and writes each one separately, which measured at about half
-the throughput. Control frames (ping, pong, close) are
-written by the connection (connection.py) from websockets' Sans-I/O protocol.
-Sharing the transport is correct only while a server frame has no state, i.e. no
-extension (such as permessage-deflate) is negotiated: the hub's connections
-accept none (connection.py).
+the throughput. Control frames (ping, pong, close) are written by the connection
+(connection.py) from websockets' Sans-I/O protocol. Sharing the connection is
+correct only while a server frame has no state, i.e. no extension (such as
+permessage-deflate) is negotiated: the hub's connections accept none (connection.py).
 """
 
 from __future__ import annotations

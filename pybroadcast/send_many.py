@@ -8,7 +8,8 @@ without the GIL. Nothing a well-kept library offers does this for stream sockets
 (``sendmmsg`` is for datagrams; io_uring, tried in C here, took about as long per send).
 
 Compiled (``make``), the loop is C (``send_many.pxd`` declares ``send``); as plain Python
-(the package run from source) the same contract holds with ``os.write``.
+(the package run from source) the same contract holds with ``os.write``, given that SIGPIPE is
+ignored, as it is in the hub process (PHP ignores it; asyncio's own sends rely on that too).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def send_many(fds: list[int], data: bytes) -> list[tuple[int, int]]:
     else:
         for index, fd in enumerate(fds):
             try:
-                sent = os.write(fd, data)  # Python ignores SIGPIPE: a closed peer is EPIPE
+                sent = os.write(fd, data)  # a gone peer is EPIPE (SIGPIPE ignored: see above)
             except OSError:
                 sent = 0
             if sent != len(data):
