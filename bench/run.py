@@ -381,7 +381,7 @@ def main() -> None:
     # issue 12's figures three times, issue 11's (10,000 subscribers, one vs two hubs) five.
     repeats, scale_repeats = (1, 1) if args.quick else (3, 5)
 
-    def runs(*args_: Any, repeats: int = repeats, **kwargs: Any) -> list[dict[str, Any]]:
+    def runs(*args_: Any, **kwargs: Any) -> list[dict[str, Any]]:
         rows = []
         for n in range(1, repeats + 1):
             rows += [{**row, "run": n} for row in fanout(*args_, **kwargs)]
