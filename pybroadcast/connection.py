@@ -210,7 +210,7 @@ class HubConnection(asyncio.Protocol):
         """Whether the outbox may send to the socket itself (send_many.py) rather than through the
         transport: only while the connection is open and the transport holds nothing unsent, so
         that no byte overtakes another. The transport is set to pause us as soon as it buffers
-        anything and to resume us once empty (``set_write_buffer_limits(0)``); a connection that
+        anything and to resume us once empty (``set_write_buffer_limits(high=0)``); a connection that
         stops being open clears it (``_send_data``, ``abort``, ``connection_lost``)."""
         open_ = self.protocol.state is OPEN and not self._lost and not self.transport.is_closing()
         self.direct_fd = self._fd if open_ and not self.transport.get_write_buffer_size() else -1
