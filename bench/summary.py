@@ -49,12 +49,12 @@ def _shown(row: dict[str, Any], key: str) -> str:
 
 
 def scaling(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The large fan-outs (bench.run's `scaled`), one per deliveries/s: the medians of the large runs
+    """The large fan-outs (bench.run's `scaled`), one per rate pair: the medians of the large runs
     (`large`) and of the small ones made in turn with them (`small`), and each pair's p99 ratio."""
     largest = max(r["subscribers"] for r in rows)
     found = []
-    for offered in sorted({r["offered_per_s"] for r in rows}):
-        at = [r for r in rows if r["offered_per_s"] == offered]
+    for pair in sorted({r["pair"] for r in rows}):
+        at = [r for r in rows if r["pair"] == pair]
         large = [r for r in at if r["subscribers"] == largest]
         small = {r["run"]: r for r in at if r["subscribers"] != largest}
         ratios = sorted(round(r["p99_ms"] / small[r["run"]]["p99_ms"], 1) for r in large if r["run"] in small)
