@@ -37,9 +37,33 @@ def masked_text(payload: bytes) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + mask + body
 
 
+def frames(buf: bytes) -> list[tuple[bytes, int]]:
+    """The whole unmasked frames at the start of `buf` (the hub's are < 64 KiB): (payload, where it ends)."""
+    found = []
+    pos = 0
+    while len(buf) - pos >= 2:
+        length = buf[pos + 1] & 0x7F
+        head = 2
+        if length == 126:
+            if len(buf) - pos < 4:
+                break
+            length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+        if len(buf) - pos < head + length:
+            break
+        pos += head + length
+        found.append((buf[pos - length:pos], pos))
+    return found
+
+
+SUBSCRIBED = (b'"subscribed"', b"pusher_internal:subscription_succeeded")
+
+
 class Client(asyncio.Protocol):
     def __init__(self, user: str, channel: str, probe: bool, ready: asyncio.Future[None], dialect: str = "native") -> None:
+        """`ready`: set once upgraded; `subscribed`: once the hub confirmed the subscription. Bytes
+        are counted from there on (what came before is not the benchmark's)."""
         self.user, self.channel, self.probe, self.ready, self.dialect = user, channel, probe, ready, dialect
+        self.subscribed: asyncio.Future[None] = ready.get_loop().create_future()
         self.buffer = b""
         self.upgraded = False
         self.bytes = 0
@@ -61,35 +85,35 @@ class Client(asyncio.Protocol):
                 self.ready.set_exception(RuntimeError(head.decode(errors="replace")))
                 return
             self.upgraded = True
-            self.buffer = rest
+            self.buffer = b""
             payload = subscribe_frame(self.dialect, self.channel)
             self.transport.write(masked_text(payload))
             self.ready.set_result(None)
-            data, self.buffer = self.buffer, b""
+            data = rest
+        if not self.subscribed.done():
+            data = self.buffer + data
+            for payload, end in frames(data):
+                if any(marker in payload for marker in SUBSCRIBED):
+                    self.subscribed.set_result(None)
+                    self.buffer, data = b"", data[end:]
+                    break
+            else:
+                self.buffer = data
+                return
         self.bytes += len(data)
         if self.probe:
             self._parse(data)
 
     def _parse(self, data: bytes) -> None:
-        buf = self.buffer + data
         now = time.time()
-        pos = 0
-        while len(buf) - pos >= 2:
-            length = buf[pos + 1] & 0x7F
-            head = 2
-            if length == 126:
-                if len(buf) - pos < 4:
-                    break
-                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            if len(buf) - pos < head + length:
-                break
-            payload = buf[pos + head:pos + head + length]
-            pos += head + length
+        buf = self.buffer + data
+        end = 0
+        for payload, end in frames(buf):
             marker = payload.find(b'"data":"t=')
             if marker >= 0:
                 sent = float(payload[marker + 10:marker + 27])
                 self.latencies.append((sent, now))
-        self.buffer = buf[pos:]
+        self.buffer = buf[end:]
 
 
 async def run_clients(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int,
@@ -104,6 +128,7 @@ async def run_clients(port: int, count: int, probes: int, channel: str, source: 
         await loop.create_connection(lambda c=client: c, "127.0.0.1", port, local_addr=(source, 0))
         await ready
         clients.append(client)
+    await asyncio.gather(*(client.subscribed for client in clients))
     control.send("connected")
     last_bytes, last_cpu = 0, time.process_time()
     while await asyncio.to_thread(control.recv) == "report":
