@@ -1,10 +1,13 @@
-"""Load-generating WebSocket clients: lean asyncio protocols, one process per core share.
+"""Load-generating WebSocket clients: lean asyncio protocols, several per process.
 
 Most clients only count bytes (every benchmark message has the same size, so
-bytes / frame size = messages); "probe" clients, every n-th of a process's, parse every
-frame to measure publish-to-receive latency from the timestamp in the message. Spread,
-not the first n: the hub writes to a channel's subscribers in the order of its set of
-peers, which follows their allocation, so the first n connected are written to in a row.
+bytes / frame size = messages); "probe" clients parse every frame to measure
+publish-to-receive latency from the timestamp in the message. Probes live in a process of
+their own: one that also reads 10,000 other sockets reaches a probe when its turn comes,
+up to ~25 ms after the hub wrote to it (measured), and real subscribers do not wait for
+each other. bench.run connects them in between the others so that they are spread over
+the hub's sweep: it writes to a channel's subscribers in the order of its set of peers,
+which follows their allocation, so clients connected in a row are written to in a row.
 """
 
 from __future__ import annotations
@@ -116,37 +119,44 @@ class Client(asyncio.Protocol):
         self.buffer = buf[end:]
 
 
-async def run_clients(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int,
+async def run_clients(port: int, probing: bool, channel: str, source: str, control: Any, index: int,
                       dialect: str = "native") -> None:
-    """Connect `count` subscribers, then answer each "report" on `control` with what arrived since the last."""
+    """Answers commands on `control`: ("connect", n) connects and subscribes n more clients (probes if
+    `probing`) and answers "connected"; "report": what arrived since the last; "stop"."""
     loop = asyncio.get_running_loop()
-    clients = []
-    for i in range(count):
-        ready: asyncio.Future[None] = loop.create_future()
-        probe = probes > 0 and i % max(1, count // probes) == 0
-        client = Client(f"u{index}-{i}", channel, probe, ready, dialect)
-        await loop.create_connection(lambda c=client: c, "127.0.0.1", port, local_addr=(source, 0))
-        await ready
-        clients.append(client)
-    await asyncio.gather(*(client.subscribed for client in clients))
-    control.send("connected")
+    clients: list[Client] = []
     last_bytes, last_cpu = 0, time.process_time()
-    while await asyncio.to_thread(control.recv) == "report":
-        await asyncio.sleep(0)
-        total = sum(c.bytes for c in clients)
-        cpu = time.process_time()
-        latencies = [lat for c in clients for lat in c.latencies]
-        for c in clients:
-            c.latencies.clear()
-        control.send({"bytes": total - last_bytes, "latencies": latencies, "cpu": cpu - last_cpu})
-        last_bytes, last_cpu = total, cpu
+    while True:
+        command = await asyncio.to_thread(control.recv)
+        if command == "report":
+            await asyncio.sleep(0)
+            total = sum(c.bytes for c in clients)
+            cpu = time.process_time()
+            latencies = [lat for c in clients for lat in c.latencies]
+            for c in clients:
+                c.latencies.clear()
+            control.send({"bytes": total - last_bytes, "latencies": latencies, "cpu": cpu - last_cpu})
+            last_bytes, last_cpu = total, cpu
+        elif command == "stop":
+            break
+        else:  # ("connect", n)
+            new = []
+            for _ in range(command[1]):
+                ready: asyncio.Future[None] = loop.create_future()
+                client = Client(f"u{index}-{len(clients) + len(new)}", channel, probing, ready, dialect)
+                await loop.create_connection(lambda c=client: c, "127.0.0.1", port, local_addr=(source, 0))
+                await ready
+                new.append(client)
+            await asyncio.gather(*(client.subscribed for client in new))
+            clients += new
+            control.send("connected")
     for c in clients:
         c.transport.abort()
 
 
-def worker(port: int, count: int, probes: int, channel: str, source: str, control: Any, index: int,
+def worker(port: int, probing: bool, channel: str, source: str, control: Any, index: int,
            cpus: set[int], dialect: str = "native") -> None:
     import uvloop  # the load generator's loop only; the hub runs stock asyncio
 
     os.sched_setaffinity(0, cpus)
-    uvloop.run(run_clients(port, count, probes, channel, source, control, index, dialect))
+    uvloop.run(run_clients(port, probing, channel, source, control, index, dialect))

@@ -77,20 +77,39 @@ class HubProcess:
 
 def start_clients(hubs: list[HubProcess], total: int, processes: int, probes: int, channel: str,
                   cpus: set[int] | None = None, dialect: str = "native") -> list[Any]:
-    """`processes` client processes per hub, `total` subscribers spread evenly over the hubs."""
+    """`total` subscribers spread evenly over the hubs: at each hub `probes` of them in a probe
+    process and the rest in `processes` others, connected in turn so that the probes are spread."""
     controls = []
-    per_process = total // (processes * len(hubs))
+    per_hub = total // len(hubs)
     for h, hub in enumerate(hubs):
-        for index in range(processes):
+        def start(index: int, probing: bool) -> Any:
             parent, child = multiprocessing.Pipe()
             multiprocessing.Process(
                 target=worker, daemon=True,
-                args=(hub.port, per_process, probes, channel, f"127.0.{h}.{index + 1}", child, h * 100 + index,
+                args=(hub.port, probing, channel, f"127.0.{h}.{index + 1}", child, h * 100 + index,
                       cpus or LOAD_CPUS, dialect)).start()
-            controls.append(parent)
-    for control in controls:
-        assert control.recv() == "connected"
+            return parent
+
+        counters = [start(index, False) for index in range(processes)]
+        prober = start(processes, True) if probes else None
+        left = [(per_hub - probes) // processes + (i < (per_hub - probes) % processes) for i in range(processes)]
+        rounds = max(probes, 1)
+        for k in range(rounds):
+            if prober is not None:
+                _connect([(prober, 1)])
+            shares = [left[i] // (rounds - k) for i in range(processes)]  # an equal part of what is left
+            _connect(list(zip(counters, shares)))
+            left = [n - share for n, share in zip(left, shares)]
+        controls += counters + ([prober] if prober is not None else [])
     return controls
+
+
+def _connect(orders: list[tuple[Any, int]]) -> None:
+    """Has each client process connect and subscribe that many more clients, at once; returns when they have."""
+    for control, count in orders:
+        control.send(("connect", count))
+    for control, _ in orders:
+        assert control.recv() == "connected"
 
 
 def report(controls: list[Any]) -> dict[str, Any]:
@@ -207,7 +226,7 @@ def fanout(subscribers: int, rates: list[int], seconds: float, processes: int,
     return rows
 
 
-PROBES = 50  # latency probes per client process, spread over its connections
+PROBES = 50  # latency probes per hub (a process of their own), spread over its subscribers
 # Messages each subscriber gets just before the measured ones. A TCP receiver ACKs at once the
 # first 16 segments after a silence longer than its RTO (quick-ack; 200 ms here), and on loopback
 # the hub's core sends and takes those ACKs too: measured, each connection's first 16 messages
