@@ -330,13 +330,14 @@ def memory_per_connection(connections: int, processes: int) -> dict[str, Any]:
 
 
 def fpm_costs(samples: int, redis_url: str | None = None) -> dict[str, Any]:
+    # The settings as php.ini gives them (README), so that php-fpm's master sees them before it
+    # forks its workers (pyb_fast_prefork), not a pool's php_admin_value, which only workers apply.
     if redis_url:
         options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"fpm{os.getpid()}"}
         hub = HubProcess(options)
-        pool_ini = "".join(f"php_admin_value[pybroadcast.{k}] = \"{v}\"\n" for k, v in options.items())
     else:
         hub = HubProcess()
-        pool_ini = f"php_admin_value[pybroadcast.socket] = {hub.socket}\n"
+        options = {"socket": hub.socket}
     work = tempfile.mkdtemp(prefix="pyb-fpm")
     port = free_port()
     fpm = sorted(glob.glob("/usr/sbin/php-fpm*"))[-1]
@@ -350,8 +351,9 @@ pm = static
 pm.max_children = 1
 pm.max_requests = 1
 clear_env = yes
-{pool_ini}""")
-    proc = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", "-y", str(conf), "-F", "-R"],
+""")
+    settings = [f"-dpybroadcast.{k}=\"{v}\"" for k, v in options.items()]  # (quoted: a URL may hold "=")
+    proc = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", *settings, "-y", str(conf), "-F", "-R"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     LogWatcher(proc.stdout).wait_for("ready to handle connections")
     first, warm, pss = [], [], []

@@ -286,3 +286,9 @@ bool pyb_fast_history(const char *channel, size_t channel_len, zend_long limit, 
         : pyb_socket_history(&settings, channel, channel_len, limit, return_value, position);
     return done != PYB_DECLINED;
 }
+
+void pyb_fast_prefork(void)
+{
+    pyb_route_settings settings;
+    if (resolve(&settings) && settings.redis) pyb_redis_prefork(&settings);
+}

@@ -56,5 +56,6 @@ pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_even
 pyb_outcome pyb_redis_members(const pyb_route_settings *settings, const char *channel, size_t len, zval *out);
 pyb_outcome pyb_redis_history(const pyb_route_settings *settings, const char *channel, size_t len, zend_long limit,
                               zval *out, zval *position);
+void pyb_redis_prefork(const pyb_route_settings *settings);
 
 #endif

@@ -71,5 +71,8 @@ bool pyb_fast_publish(const char *kind, const char *target, size_t target_len, c
                       const char *name, size_t name_len);
 bool pyb_fast_members(const char *channel, size_t channel_len, zval *return_value);
 bool pyb_fast_history(const char *channel, size_t channel_len, zend_long limit, zval *return_value, zval *position);
+/* In a process that forks its workers after module start-up (php-fpm's master, Apache's parent):
+ * what every worker's first call would otherwise set up itself, done once. */
+void pyb_fast_prefork(void);
 
 #endif

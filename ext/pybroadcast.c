@@ -3,6 +3,7 @@
  * core), which validates them and routes the request. */
 #include "php_pybroadcast.h"
 #include "php_ini.h"
+#include "SAPI.h"
 #include "ext/standard/info.h"
 #include "zend_exceptions.h"
 #include "ext/spl/spl_exceptions.h"
@@ -220,6 +221,9 @@ PHP_MINIT_FUNCTION(pybroadcast)
     REGISTER_INI_ENTRIES();
     pyb_exception_ce = register_class_PyBroadcast_Exception(spl_ce_RuntimeException);
     pyb_server_init_class(register_class_PyBroadcast_Server());
+    if (strcmp(sapi_module.name, "fpm-fcgi") == 0 || strcmp(sapi_module.name, "apache2handler") == 0) {
+        pyb_fast_prefork();
+    }
     return SUCCESS;
 }
 
