@@ -230,9 +230,9 @@ PROBES = 50  # latency probes per hub (a process of their own), spread over its 
 # Messages each subscriber gets just before the measured ones. A TCP receiver ACKs at once the
 # first 16 segments after a silence longer than its RTO (quick-ack; 200 ms here), and on loopback
 # the hub's core sends and takes those ACKs too: measured, each connection's first 16 messages
-# after a pause cost the hub ~1.6x the later ones (10,000 subscribers: sweeps of 71-105 ms, then
-# 48-58). Left in, that is 16 of 5 s's 500 messages at 100 msg/s but 16 of 50 at 10 msg/s. Remote
-# subscribers ACK on their own machines.
+# after a pause cost the hub ~1.6x the later ones (10,000 subscribers, seven runs: the first 16 sweeps
+# 67-123 ms, one 161; the later ones 49-58 on average). Left in, that is 16 of 5 s's 500 messages
+# at 100 msg/s but 16 of 50 at 10 msg/s. Remote subscribers ACK on their own machines.
 WARM_UP = 20
 PADDING = 80  # bytes after the timestamp: ~100-byte messages
 
