@@ -26,7 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from harness.processes import EXT, LogWatcher, cpu_seconds, free_port, php_command, short_tempdir  # noqa: E402
+from harness.processes import (EXT, LogWatcher, cpu_seconds, free_port, ini_args, php_command,  # noqa: E402
+                               rss_kib, short_tempdir)
 
 from bench.clients import PUSHER_KEY, worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
@@ -42,13 +43,6 @@ from pybroadcast.dialects.pusher import PusherDialect  # noqa: E402
 ALL_CPUS = sorted(os.sched_getaffinity(0))
 HUB_CPUS = {ALL_CPUS[0]}
 LOAD_CPUS = set(ALL_CPUS[1:]) or HUB_CPUS
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 class HubProcess:
@@ -352,7 +346,7 @@ pm.max_children = 1
 pm.max_requests = 1
 clear_env = yes
 """)
-    settings = [f"-dpybroadcast.{k}=\"{v}\"" for k, v in options.items()]  # (quoted: a URL may hold "=")
+    settings = ini_args({f"pybroadcast.{k}": v for k, v in options.items()})
     proc = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", *settings, "-y", str(conf), "-F", "-R"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     LogWatcher(proc.stdout).wait_for("ready to handle connections")

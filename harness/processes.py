@@ -21,20 +21,33 @@ EXT = os.environ.get("EXT", str(ROOT / "modules" / "pybroadcast.so"))
 ORIGIN = "http://app.test"
 
 
-def php_command(*args: str, ini: dict[str, str] | None = None, ext: str | None = None) -> list[str]:
-    """php with no php.ini but the extension (the build's, or `ext`): the same on every machine."""
-    command = [PHP, "-n", "-d", f"extension={ext or EXT}"]
+def ini_args(ini: dict[str, str] | None) -> list[str]:
+    """php.ini entries as command-line options (-d), for php and php-fpm alike."""
+    args = []
     for name, value in (ini or {}).items():
         if any(c in value for c in '=;&|"'):  # the INI parser would cut the value short
             value = f'"{value}"'
-        command += ["-d", f"{name}={value}"]
-    return command + list(args)
+        args += ["-d", f"{name}={value}"]
+    return args
+
+
+def php_command(*args: str, ini: dict[str, str] | None = None, ext: str | None = None) -> list[str]:
+    """php with no php.ini but the extension (the build's, or `ext`): the same on every machine."""
+    return [PHP, "-n", "-d", f"extension={ext or EXT}", *ini_args(ini), *args]
 
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    """A process's resident memory now (KiB), as /proc reports it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def run_php(code: str, ini: dict[str, str] | None = None, env: dict[str, str] | None = None,

@@ -11,6 +11,7 @@ import urllib.parse
 
 import pytest
 
+from harness.processes import ini_args, rss_kib, run_php
 from harness.redis_server import RedisServer
 from support import EXT, ROOT, Hub, LogWatcher, client, free_port, next_event, short_tempdir, subscribe
 
@@ -50,7 +51,7 @@ php_admin_value[pybroadcast.socket] = {socket_path}
 """ + "".join(f'php_admin_value[pybroadcast.{k}] = "{v}"\n' for k, v in (settings or {}).items()))
         self.process = subprocess.Popen(
             [fpm_binary(), "-n", "-d", f"extension={EXT}",
-             *(f'-dpybroadcast.{k}="{v}"' for k, v in (php_ini or {}).items()), "-y", conf, "-F", "-R"],
+             *ini_args({f"pybroadcast.{k}": v for k, v in (php_ini or {}).items()}), "-y", conf, "-F", "-R"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.log = LogWatcher(self.process.stdout)
         self.log.wait_for(r"ready to handle connections")
@@ -131,11 +132,6 @@ async def test_fpm_worker_keeps_one_redis_connection_across_requests(make_hub, r
     await ws.close()
 
 
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
 def test_fpm_master_sets_up_openssl_for_its_workers_only_for_a_rediss_url() -> None:
     """With a rediss:// URL in php.ini, php-fpm's master does OpenSSL's one-time set-up before it
     forks (pyb_fast_prefork: ~1 ms of each worker's first call); with redis://, or in the CLI, nothing.
@@ -144,15 +140,15 @@ def test_fpm_master_sets_up_openssl_for_its_workers_only_for_a_rediss_url() -> N
     def fpm_master(url: str) -> int:
         fpm = Fpm(os.path.join(short_tempdir(), "unused.sock"), php_ini={"driver": "redis", "redis_url": url})
         try:
-            return _rss_kib(fpm.process.pid)
+            return rss_kib(fpm.process.pid)
         finally:
             fpm.close()
 
     def cli(url: str) -> int:
-        return int(subprocess.run(
-            ["php", "-n", "-d", f"extension={EXT}", "-d", "pybroadcast.driver=redis", "-d", f'pybroadcast.redis_url="{url}"',
-             "-r", 'preg_match("/VmRSS:\\s+(\\d+)/", file_get_contents("/proc/self/status"), $m); echo $m[1];'],
-            capture_output=True, text=True, check=True).stdout)
+        done = run_php('preg_match("/VmRSS:\\s+(\\d+)/", file_get_contents("/proc/self/status"), $m); echo $m[1];',
+                       ini={"pybroadcast.driver": "redis", "pybroadcast.redis_url": url})
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
 
     plain, tls = "redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0"
     assert fpm_master(tls) - fpm_master(plain) > 400
