@@ -238,7 +238,7 @@ class Outbox:
                 self._write(peer, data)
         if fds:
             for i, taken in send_many(fds, data):
-                direct[i].transport.write(data[taken:] if taken else data)
+                direct[i].transport.write(data[taken:])
 
     def _write(self, peer: Peer, data: bytes) -> None:
         if peer.closed or peer.protocol.state is not OPEN:
