@@ -350,7 +350,7 @@ clear_env = yes
     proc = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", *settings, "-y", str(conf), "-F", "-R"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     LogWatcher(proc.stdout).wait_for("ready to handle connections")
-    first, warm, pss = [], [], []
+    first, warm, pss, written = [], [], [], []
     for _ in range(samples):  # pm.max_requests = 1: every request is a fresh worker's first
         env = {"SCRIPT_FILENAME": str(ROOT / "bench" / "fpm_broadcast.php"), "REQUEST_METHOD": "GET",
                "QUERY_STRING": urllib.parse.urlencode({"n": 2000})}
@@ -360,13 +360,15 @@ clear_env = yes
         first.append(body["first_call_ms"])
         warm.append(body["warm_call_us"])
         pss.append(body["pss_added_kib"])
+        written.append(body["written_added_kib"])
     proc.terminate()
     proc.wait(20)
     hub.stop()
     return {"driver": redis_url.partition(":")[0] if redis_url else "memory",
             "first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
             "warm_call_us_median": round(statistics.median(warm), 1),
-            "pss_added_kib_median": round(statistics.median(pss)), "samples": samples}
+            "pss_added_kib_median": round(statistics.median(pss)),
+            "written_added_kib_median": round(statistics.median(written)), "samples": samples}
 
 
 def load_cost(runs: int) -> dict[str, Any]:

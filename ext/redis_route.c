@@ -34,6 +34,7 @@ void pyb_redis_prefork(const pyb_route_settings *settings) {}
 #include "zend_smart_str.h"
 #include "ext/json/php_json.h"
 #include "redis_scripts.h"
+#include "redis_tls.h"
 
 #include <hiredis/hiredis.h>
 #ifdef PYB_HAVE_OPENSSL
@@ -252,52 +253,12 @@ static bool ok_reply(redisReply *reply)
 }
 
 #ifdef PYB_HAVE_OPENSSL
-static int no_password(char *buffer, int size, int rwflag, void *data)
-{
-    return 0;  /* an encrypted key: no prompt on the terminal (Python's to ask for ssl_password) */
-}
-
-/* What Python's ssl.create_default_context() trusts, but for the system's CA bundle file: the
- * system's CA directory (looked up by hash when a certificate needs it) and ssl_ca_certs. Loading the
- * bundle (~140 CAs on Debian) took 16 ms of a first call; the directory holds the same CAs (both
- * made by update-ca-certificates), and a server only the bundle vouches for fails here and goes to
- * Python, which trusts more, never less. With ssl_certfile (and ssl_keyfile), the client's own. */
-static SSL_CTX *tls_context(const redis_target *t)
-{
-    static SSL_CTX *ctx;
-    static char made_for[3 * sizeof t->ca_certs];
-    char wanted[sizeof made_for];
-    snprintf(wanted, sizeof wanted, "%s\n%s\n%s", t->ca_certs, t->certfile, t->keyfile);
-    if (ctx && strcmp(made_for, wanted) == 0) return ctx;
-    if (ctx) SSL_CTX_free(ctx);
-    ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx) SSL_CTX_set_default_passwd_cb(ctx, no_password);
-    if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 && SSL_CTX_set_default_verify_dir(ctx) == 1
-            && (!t->ca_certs[0] || SSL_CTX_load_verify_locations(ctx, t->ca_certs, NULL) == 1)
-            && (!t->certfile[0] || (SSL_CTX_use_certificate_chain_file(ctx, t->certfile) == 1
-                                    && SSL_CTX_use_PrivateKey_file(ctx, t->keyfile[0] ? t->keyfile : t->certfile,
-                                                                   SSL_FILETYPE_PEM) == 1
-                                    && SSL_CTX_check_private_key(ctx) == 1))) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        int major = 0, minor = 0;  /* Python 3.13's default context checks chains strictly (and takes partial ones) */
-        if (sscanf(PYB_PYTHON_VERSION, "%d.%d", &major, &minor) == 2 && (major > 3 || (major == 3 && minor >= 13))) {
-            X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN);
-        }
-        snprintf(made_for, sizeof made_for, "%s", wanted);
-        return ctx;
-    }
-    if (ctx) SSL_CTX_free(ctx);
-    ctx = NULL;
-    ERR_clear_error();
-    return NULL;
-}
-
 /* TLS over hiredis's connected socket (its send and receive timeouts bound the handshake too),
  * the certificate checked for the URL's host as Python checks it (an IP address against the
  * certificate's IP names, no partial wildcards), unless ssl_cert_reqs=none; SNI for a host name. */
 static void *tls_start(redisContext *c, const redis_target *t)
 {
-    SSL_CTX *ctx = tls_context(t);
+    SSL_CTX *ctx = pyb_tls_context(t->ca_certs, t->certfile, t->keyfile);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     unsigned char address[16];
     bool ip = inet_pton(AF_INET, t->host, address) == 1 || inet_pton(AF_INET6, t->host, address) == 1;
@@ -618,15 +579,12 @@ pyb_outcome pyb_redis_publish(const pyb_route_settings *settings, const pyb_even
     return outcome;
 }
 
-/* OpenSSL's one-time set-up (its algorithm tables: the first SSL_CTX_new in a process takes ~1 ms,
- * a later one ~0.1), made before the workers are forked so that it is theirs already. Only that:
- * the URL's files are read by each worker, as its own user (the forking process often runs as
- * root, and a worker must not hold a key or trust a CA it could not read). */
+/* See redis_tls.h: nothing to prepare for redis://. */
 void pyb_redis_prefork(const pyb_route_settings *settings)
 {
 #ifdef PYB_HAVE_OPENSSL
     route r;
-    if (open_route(settings, &r) && r.target.tls) SSL_CTX_free(SSL_CTX_new(TLS_client_method()));
+    if (open_route(settings, &r) && r.target.tls) pyb_tls_prefork(r.target.ca_certs);
 #endif
 }
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import urllib.parse
+from unittest.mock import ANY
 
 import pytest
 
@@ -29,9 +30,10 @@ class Fpm:
     """php-fpm, master loading the extension (as from php.ini), 2 workers recycled every 3 requests."""
 
     def __init__(self, socket_path: str, max_requests: int = 3, children: int = 2,
-                 settings: dict[str, str] | None = None, php_ini: dict[str, str] | None = None) -> None:
+                 settings: dict[str, str] | None = None, php_ini: dict[str, str] | None = None,
+                 user: str | None = None) -> None:
         """`settings`: the pool's (php_admin_value, applied in each worker); `php_ini`: php.ini's (-d),
-        which the master reads too."""
+        which the master reads too; `user`: the workers' (the master stays root)."""
         self.dir = short_tempdir()
         self.port = free_port()
         conf = os.path.join(self.dir, "fpm.conf")
@@ -48,7 +50,7 @@ pm.max_requests = {max_requests}
 clear_env = yes
 catch_workers_output = yes
 php_admin_value[pybroadcast.socket] = {socket_path}
-""" + "".join(f'php_admin_value[pybroadcast.{k}] = "{v}"\n' for k, v in (settings or {}).items()))
+""" + (f"user = {user}\ngroup = nogroup\n" if user else "") + "".join(f'php_admin_value[pybroadcast.{k}] = "{v}"\n' for k, v in (settings or {}).items()))
         self.process = subprocess.Popen(
             [fpm_binary(), "-n", "-d", f"extension={EXT}",
              *ini_args({f"pybroadcast.{k}": v for k, v in (php_ini or {}).items()}), "-y", conf, "-F", "-R"],
@@ -133,10 +135,10 @@ async def test_fpm_worker_keeps_one_redis_connection_across_requests(make_hub, r
 
 
 def test_fpm_master_sets_up_openssl_for_its_workers_only_for_a_rediss_url() -> None:
-    """With a rediss:// URL in php.ini, php-fpm's master does OpenSSL's one-time set-up before it
-    forks (pyb_fast_prefork: ~1 ms of each worker's first call); with redis://, or in the CLI, nothing.
-    Seen as what the master holds: OpenSSL's tables are ~0.8-1 MiB (measured); start-to-start
-    differences between the same processes are ~0.2 MiB."""
+    """With a rediss:// URL in php.ini, php-fpm's master prepares TLS for its workers before it forks
+    (pyb_fast_prefork, redis_tls.c: ~1.5 ms of each worker's first call); with redis://, or in the
+    CLI, nothing. Seen as what the master holds: OpenSSL's tables and caches, ~1.6 MiB (measured);
+    start-to-start differences between the same processes are ~0.2 MiB."""
     def fpm_master(url: str) -> int:
         fpm = Fpm(os.path.join(short_tempdir(), "unused.sock"), php_ini={"driver": "redis", "redis_url": url})
         try:
@@ -186,6 +188,77 @@ async def test_fpm_workers_forked_after_the_set_up_verify_the_server(make_hub, t
         for server in started:
             assert not server.log.matching(r"SIGSEGV|exited on signal"), server.log.lines
         await ws.close()
+    finally:
+        for server in started:
+            server.close()
+        redis_server.stop()
+
+
+def other_ca(directory) -> str:
+    """A CA that did not sign RedisServer's certificates."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+                    "other.crt", "-days", "1", "-subj", "/CN=another CA"], cwd=directory, check=True, capture_output=True)
+    return os.path.join(directory, "other.crt")
+
+
+async def test_fpm_workers_trust_the_ca_file_as_it_is_when_they_start(make_hub, tmp_path) -> None:
+    """The master reads ssl_ca_certs before it forks (redis_tls.c); a worker takes what it read only
+    while the file is the same: replaced by another CA's (rewritten in place, or renamed over),
+    fresh workers trust the new one, and the server's again once it is back."""
+    wrong = open(other_ca(tmp_path)).read()
+    redis_server = RedisServer(tls=True)
+    right = open(redis_server.ca).read()
+    ca = tmp_path / "ca.pem"
+    ca.write_text(right)
+    fpm = None
+    try:
+        options = {"driver": "redis", "redis_url": f"rediss://127.0.0.1:{redis_server.port}/0?ssl_ca_certs={ca}",
+                   "redis_prefix": f"fpm{os.getpid()}"}
+        fpm = Fpm(os.path.join(short_tempdir(), "unused.sock"), max_requests=1, children=1, php_ini=options)
+
+        def send() -> dict:
+            _, body = fpm.get(SEND, {"channel": "fpm", "message": "m"})
+            return body
+
+        assert send() == {"ok": True, "python": False, "pid": ANY}
+        ca.write_text(wrong)
+        refused = send()
+        assert refused["ok"] is False and "certificate verify failed" in refused["error"], refused
+        ca.write_text(right)
+        assert send() == {"ok": True, "python": False, "pid": ANY}
+        (tmp_path / "next.pem").write_text(wrong)
+        os.replace(tmp_path / "next.pem", ca)
+        refused = send()
+        assert refused["ok"] is False and "certificate verify failed" in refused["error"], refused
+        assert not fpm.log.matching(r"SIGSEGV|exited on signal"), fpm.log.lines
+    finally:
+        if fpm:
+            fpm.close()
+        redis_server.stop()
+
+
+async def test_fpm_workers_do_not_trust_a_ca_file_they_cannot_read(make_hub) -> None:
+    """The master (root) can read a CA file its workers (nobody) cannot: they must not trust it."""
+    redis_server = RedisServer(tls=True)
+    shared = short_tempdir()
+    os.chmod(shared, 0o755)
+    ca = os.path.join(shared, "ca.pem")
+    with open(redis_server.ca) as f, open(ca, "w") as out:
+        out.write(f.read())
+    os.chmod(ca, 0o600)
+    started: list[Fpm] = []
+    try:
+        options = {"driver": "redis", "redis_url": f"rediss://127.0.0.1:{redis_server.port}/0?ssl_ca_certs={ca}",
+                   "redis_prefix": f"fpm{os.getpid()}"}
+        fpm = Fpm(os.path.join(short_tempdir(), "unused.sock"), max_requests=1, children=1, php_ini=options,
+                  user="nobody")
+        started.append(fpm)
+        _, body = fpm.get(SEND, {"channel": "fpm", "message": "m"})
+        assert body["ok"] is False, body  # the C route declined; Python then fails to read it too
+        os.chmod(ca, 0o644)  # the same file, readable: the workers trust it, from C
+        _, body = fpm.get(SEND, {"channel": "fpm", "message": "m"})
+        assert body["ok"] is True and body["python"] is False, body
+        assert not fpm.log.matching(r"SIGSEGV|exited on signal"), fpm.log.lines
     finally:
         for server in started:
             server.close()

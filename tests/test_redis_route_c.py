@@ -250,6 +250,30 @@ def test_rediss_urls_are_read_as_redis_py_reads_them(tls: tuple[RedisServer, Mon
     assert ("unreachable" not in outcome) is c_takes_it or "ssl_check_hostname" in url, outcome
 
 
+@pytest.mark.parametrize("shape, c_takes_it", [
+    ("{other}{ca}", True),  # a bundle: the server's CA second
+    ("text before\n{ca}text after\n", True),  # words around a PEM block, as in bundles
+    ("{other}", False), ("", False), ("DER", False),  # PEM only, as OpenSSL reads a CA file for Python
+])
+def test_ca_files_are_read_as_python_reads_them(tls: tuple[RedisServer, Monitor], tmp_path: Any, shape: str,
+                                                c_takes_it: bool) -> None:
+    """ssl_ca_certs's file as redis_tls.c reads it (its own reader: see load_ca)."""
+    server = tls[0]
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+                    "other.crt", "-days", "1", "-subj", "/CN=another CA"], cwd=tmp_path, check=True, capture_output=True)
+    ca, other = open(server.ca).read(), (tmp_path / "other.crt").read_text()
+    if shape == "DER":
+        der = subprocess.run(["openssl", "x509", "-in", server.ca, "-outform", "DER"], check=True, capture_output=True)
+        (tmp_path / "ca.file").write_bytes(der.stdout)
+    else:
+        (tmp_path / "ca.file").write_text(shape.format(other=other, ca=ca))
+    url = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={tmp_path / 'ca.file'}"
+    outcome, _, python = same_both_ways(*tls, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
+                                        {"pybroadcast.redis_url": url})
+    assert python is not c_takes_it, outcome
+    assert ("unreachable" not in outcome) is c_takes_it, outcome
+
+
 @pytest.fixture(scope="module")
 def mutual_tls() -> Iterator[tuple[RedisServer, Monitor]]:
     """A Redis that wants a client certificate its CA signed, and its MONITOR."""
