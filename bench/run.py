@@ -9,7 +9,6 @@ its load: compare figures from one run, not across machines.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import multiprocessing
 import os
@@ -19,20 +18,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from harness.processes import (EXT, LogWatcher, cpu_seconds, free_port, ini_args, php_command,  # noqa: E402
-                               rss_kib, short_tempdir)
+from harness.processes import LogWatcher, cpu_seconds, free_port, php_command, rss_kib, short_tempdir  # noqa: E402
 
 from bench.clients import PUSHER_KEY, worker  # noqa: E402
 from bench.flood import flood_impact  # noqa: E402
 from bench import history as history_bench  # noqa: E402
 from bench.app_calls import warm_calls  # noqa: E402
+from bench import fpm  # noqa: E402
 from bench.reuse_port import one_vs_two  # noqa: E402
 from bench.summary import summary  # noqa: E402
 from pybroadcast import client as app  # noqa: E402
@@ -323,54 +321,6 @@ def memory_per_connection(connections: int, processes: int) -> dict[str, Any]:
             "kib_per_connection": round((after - before) / connections, 1)}
 
 
-def fpm_costs(samples: int, redis_url: str | None = None) -> dict[str, Any]:
-    # The settings as php.ini gives them (README), so that php-fpm's master sees them before it
-    # forks its workers (pyb_fast_prefork), not a pool's php_admin_value, which only workers apply.
-    if redis_url:
-        options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"fpm{os.getpid()}"}
-        hub = HubProcess(options)
-    else:
-        hub = HubProcess()
-        options = {"socket": hub.socket}
-    work = tempfile.mkdtemp(prefix="pyb-fpm")
-    port = free_port()
-    fpm = sorted(glob.glob("/usr/sbin/php-fpm*"))[-1]
-    conf = Path(work, "fpm.conf")
-    conf.write_text(f"""[global]
-error_log = /proc/self/fd/2
-daemonize = no
-[bench]
-listen = 127.0.0.1:{port}
-pm = static
-pm.max_children = 1
-pm.max_requests = 1
-clear_env = yes
-""")
-    settings = ini_args({f"pybroadcast.{k}": v for k, v in options.items()})
-    proc = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", *settings, "-y", str(conf), "-F", "-R"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    LogWatcher(proc.stdout).wait_for("ready to handle connections")
-    first, warm, pss, written = [], [], [], []
-    for _ in range(samples):  # pm.max_requests = 1: every request is a fresh worker's first
-        env = {"SCRIPT_FILENAME": str(ROOT / "bench" / "fpm_broadcast.php"), "REQUEST_METHOD": "GET",
-               "QUERY_STRING": urllib.parse.urlencode({"n": 2000})}
-        out = subprocess.run(["cgi-fcgi", "-bind", "-connect", f"127.0.0.1:{port}"], env=env,
-                             capture_output=True, timeout=60).stdout.decode()
-        body = json.loads(out.partition("\r\n\r\n")[2])
-        first.append(body["first_call_ms"])
-        warm.append(body["warm_call_us"])
-        pss.append(body["pss_added_kib"])
-        written.append(body["written_added_kib"])
-    proc.terminate()
-    proc.wait(20)
-    hub.stop()
-    return {"driver": redis_url.partition(":")[0] if redis_url else "memory",
-            "first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
-            "warm_call_us_median": round(statistics.median(warm), 1),
-            "pss_added_kib_median": round(statistics.median(pss)),
-            "written_added_kib_median": round(statistics.median(written)), "samples": samples}
-
-
 def load_cost(runs: int) -> dict[str, Any]:
     def median_ms(command: list[str]) -> float:
         times = []
@@ -449,7 +399,10 @@ def main() -> None:
     redis, tls_redis = RedisServer(), RedisServer(tls=True)
     try:
         two_nodes = runs(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
-        redis_first_call = [fpm_costs(samples=3 if args.quick else 8, redis_url=url) for url in (redis.url, tls_redis.url)]
+        redis_first_call = [fpm.first_call(HubProcess, samples=3 if args.quick else 8, redis_url=url)
+                            for url in (redis.url, tls_redis.url)]
+        pool_memory = [fpm.pool_memory(HubProcess, workers=workers, runs=1 if args.quick else 3, redis_url=url)
+                       for url in (None, redis.url, tls_redis.url) for workers in (1, 8)]
         reuse_port = one_vs_two(HubProcess, redis.url, ALL_CPUS, subscribers=200 if args.quick else 2000,
                                 messages=500 if args.quick else 10000, runs=scale_repeats)
         history = {
@@ -471,7 +424,8 @@ def main() -> None:
         "memory": [memory_per_connection(args.idle, processes=4)],
         # The same deliveries per second as the first rates, to ten times the subscribers.
         "large": scaled(args.subscribers, args.large, rates[::2]),
-        "fpm": [fpm_costs(samples=5 if args.quick else 15), *redis_first_call],
+        "fpm": [fpm.first_call(HubProcess, samples=5 if args.quick else 15), *redis_first_call],
+        "fpm_pool": pool_memory,
         "warm": warm_calls(HubProcess, HUB_CPUS, LOAD_CPUS, runs=1 if args.quick else 5,
                            calls=2000 if args.quick else 20000),
         "load": [load_cost(runs=5 if args.quick else 30)],
@@ -494,6 +448,8 @@ def main() -> None:
     print(table(f"Fan-out to {args.large:,} subscribers of one channel, each run right after {args.subscribers:,} at the"
                 " same deliveries/s", results["large"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
+    print(table("PSS the API adds per worker, the whole pool counted (master and workers, before and after each"
+                " worker's first broadcast())", results["fpm_pool"]))
     print(table("Warm app calls from PHP (CLI, 20,000 calls each), the app process on the server's core or the other one",
                 results["warm"]))
     print(table("Loading the extension without calling it (php -r '')", results["load"]))

@@ -1,0 +1,124 @@
+"""make bench: what the API costs php-fpm workers — a fresh worker's first broadcast() (time, PSS,
+pages written) and warm calls, and the memory it adds per worker in a pool whose workers all use it.
+
+php-fpm gets its settings as php.ini gives them (README): its master then sees them before it forks
+its workers (pyb_fast_prefork), which a pool's php_admin_value, read only by workers, would not.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.processes import EXT, LogWatcher, free_port, ini_args
+
+BENCH = Path(__file__).resolve().parent
+
+
+class FpmPool:
+    """php-fpm with a static pool of `workers`, each recycled after `max_requests` (0: never)."""
+
+    def __init__(self, options: dict[str, Any], workers: int, max_requests: int) -> None:
+        self.port = free_port()
+        conf = Path(tempfile.mkdtemp(prefix="pyb-fpm"), "fpm.conf")
+        conf.write_text(f"""[global]
+error_log = /proc/self/fd/2
+daemonize = no
+[bench]
+listen = 127.0.0.1:{self.port}
+pm = static
+pm.max_children = {workers}
+pm.max_requests = {max_requests}
+clear_env = yes
+""")
+        fpm = sorted(glob.glob("/usr/sbin/php-fpm*"))[-1]
+        settings = ini_args({f"pybroadcast.{k}": v for k, v in options.items()})
+        self.process = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", *settings, "-y", str(conf), "-F", "-R"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        LogWatcher(self.process.stdout).wait_for("ready to handle connections")
+
+    def get(self, script: str, query: dict[str, Any]) -> str:
+        env = {"SCRIPT_FILENAME": str(BENCH / script), "REQUEST_METHOD": "GET",
+               "QUERY_STRING": urllib.parse.urlencode(query)}
+        out = subprocess.run(["cgi-fcgi", "-bind", "-connect", f"127.0.0.1:{self.port}"], env=env,
+                             capture_output=True, timeout=60).stdout.decode()
+        return out.partition("\r\n\r\n")[2]
+
+    def pss_kib(self) -> int:
+        """The pool's PSS, master and workers: what it costs the machine, shared pages counted once."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        total = 0
+        for pid in [self.process.pid, *map(int, children)]:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            total += int(rollup.split("\nPss:")[1].split()[0])
+        return total
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+
+
+@contextmanager
+def _hub(hub_class: Any, redis_url: str | None) -> Iterator[dict[str, Any]]:
+    """A hub for the workers' calls (memory driver: its command socket; Redis: a hub beside them),
+    and the settings the workers need."""
+    options = {"driver": "redis", "redis_url": redis_url, "redis_prefix": f"fpm{os.getpid()}"} if redis_url else {}
+    hub = hub_class(options)
+    try:
+        yield options or {"socket": hub.socket}
+    finally:
+        hub.stop()
+
+
+def first_call(hub_class: Any, samples: int, redis_url: str | None = None) -> dict[str, Any]:
+    """`samples` fresh workers' first broadcast() (pm.max_requests = 1: each request is a new
+    worker's first), then 2,000 warm ones each."""
+    first, warm, pss, written = [], [], [], []
+    with _hub(hub_class, redis_url) as options:
+        pool = FpmPool(options, workers=1, max_requests=1)
+        for _ in range(samples):
+            body = json.loads(pool.get("fpm_broadcast.php", {"n": 2000}))
+            first.append(body["first_call_ms"])
+            warm.append(body["warm_call_us"])
+            pss.append(body["pss_added_kib"])
+            written.append(body["written_added_kib"])
+        pool.stop()
+    return {"driver": redis_url.partition(":")[0] if redis_url else "memory",
+            "first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
+            "warm_call_us_median": round(statistics.median(warm), 1),
+            "pss_added_kib_median": round(statistics.median(pss)),
+            "written_added_kib_median": round(statistics.median(written)), "samples": samples}
+
+
+def pool_memory(hub_class: Any, workers: int, runs: int, redis_url: str | None = None) -> dict[str, Any]:
+    """A pool of `workers`, each having served one request: its PSS, then again after each worker
+    has made its first broadcast(); the difference per worker (median of `runs` pools). Unlike one
+    fresh worker's PSS, this counts once the library pages that every worker maps and shares."""
+    added = []
+    with _hub(hub_class, redis_url) as options:
+        for _ in range(runs):
+            pool = FpmPool(options, workers=workers, max_requests=0)
+
+            def everyone(call: int) -> None:
+                # Requests that hold their worker for a moment, all at once: one per worker.
+                with ThreadPoolExecutor(workers) as requests:
+                    pids = list(requests.map(lambda _: pool.get("fpm_pool.php", {"call": call}), range(workers)))
+                assert len(set(pids)) == workers, pids
+
+            everyone(0)
+            before = pool.pss_kib()
+            everyone(1)
+            added.append((pool.pss_kib() - before) / workers)
+            pool.stop()
+    return {"driver": redis_url.partition(":")[0] if redis_url else "memory", "workers": workers,
+            "pss_added_kib_per_worker_median": round(statistics.median(added)),
+            "spread": [round(min(added)), round(max(added))], "runs": runs}
