@@ -7,7 +7,6 @@ its workers (pyb_fast_prefork), which a pool's php_admin_value, read only by wor
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import statistics
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.processes import EXT, LogWatcher, free_port, ini_args
+from harness.processes import LogWatcher, fpm_command, fpm_config, free_port
 
 BENCH = Path(__file__).resolve().parent
 
@@ -29,20 +28,9 @@ class FpmPool:
 
     def __init__(self, options: dict[str, Any], workers: int, max_requests: int) -> None:
         self.port = free_port()
-        conf = Path(tempfile.mkdtemp(prefix="pyb-fpm"), "fpm.conf")
-        conf.write_text(f"""[global]
-error_log = /proc/self/fd/2
-daemonize = no
-[bench]
-listen = 127.0.0.1:{self.port}
-pm = static
-pm.max_children = {workers}
-pm.max_requests = {max_requests}
-clear_env = yes
-""")
-        fpm = sorted(glob.glob("/usr/sbin/php-fpm*"))[-1]
-        settings = ini_args({f"pybroadcast.{k}": v for k, v in options.items()})
-        self.process = subprocess.Popen([fpm, "-n", "-d", f"extension={EXT}", *settings, "-y", str(conf), "-F", "-R"],
+        config = Path(tempfile.mkdtemp(prefix="pyb-fpm"), "fpm.conf")
+        config.write_text(fpm_config(self.port, workers, max_requests))
+        self.process = subprocess.Popen(fpm_command(str(config), {f"pybroadcast.{k}": v for k, v in options.items()}),
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         LogWatcher(self.process.stdout).wait_for("ready to handle connections")
 

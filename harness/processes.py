@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import glob
 import os
 import re
 import socket
@@ -34,6 +35,32 @@ def ini_args(ini: dict[str, str] | None) -> list[str]:
 def php_command(*args: str, ini: dict[str, str] | None = None, ext: str | None = None) -> list[str]:
     """php with no php.ini but the extension (the build's, or `ext`): the same on every machine."""
     return [PHP, "-n", "-d", f"extension={ext or EXT}", *ini_args(ini), *args]
+
+
+def fpm_config(port: int, workers: int, max_requests: int, pool_lines: str = "") -> str:
+    """php-fpm's configuration: one static pool on 127.0.0.1:`port` (`max_requests` 0: workers
+    are never recycled), the log on stderr; `pool_lines`: more of the pool's settings."""
+    return f"""[global]
+error_log = /proc/self/fd/2
+daemonize = no
+log_level = notice
+[app]
+listen = 127.0.0.1:{port}
+pm = static
+pm.max_children = {workers}
+pm.max_requests = {max_requests}
+clear_env = yes
+{pool_lines}"""
+
+
+def fpm_command(config: str, ini: dict[str, str] | None = None) -> list[str]:
+    """php-fpm in the foreground with the configuration file `config`, no php.ini but the extension
+    (loaded by the master, as php.ini loads it) and `ini` (read by the master too); run as root
+    (-R), so that a pool may name the workers' user."""
+    found = sorted(glob.glob("/usr/sbin/php-fpm*"))
+    if not found:
+        raise FileNotFoundError("php-fpm is not installed (make test installs it)")
+    return [found[-1], "-n", "-d", f"extension={EXT}", *ini_args(ini), "-y", config, "-F", "-R"]
 
 
 def cpu_seconds(pid: int) -> float:

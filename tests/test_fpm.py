@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import glob
 import json
 import os
 import subprocess
@@ -12,18 +11,11 @@ from unittest.mock import ANY
 
 import pytest
 
-from harness.processes import ini_args, rss_kib, run_php
+from harness.processes import fpm_command, fpm_config, rss_kib, run_php
 from harness.redis_server import RedisServer
-from support import EXT, ROOT, Hub, LogWatcher, client, free_port, next_event, short_tempdir, subscribe
+from support import ROOT, Hub, LogWatcher, client, free_port, next_event, short_tempdir, subscribe
 
 SEND = str(ROOT / "tests" / "php" / "send.php")
-
-
-def fpm_binary() -> str:
-    found = sorted(glob.glob("/usr/sbin/php-fpm*"))
-    if not found:
-        pytest.fail("php-fpm is not installed (make test installs it)")
-    return found[-1]
 
 
 class Fpm:
@@ -36,25 +28,14 @@ class Fpm:
         which the master reads too; `user`: the workers' (the master stays root)."""
         self.dir = short_tempdir()
         self.port = free_port()
+        pool = ["catch_workers_output = yes", f"php_admin_value[pybroadcast.socket] = {socket_path}"]
+        pool += [f"user = {user}", "group = nogroup"] if user else []
+        pool += [f'php_admin_value[pybroadcast.{k}] = "{v}"' for k, v in (settings or {}).items()]
         conf = os.path.join(self.dir, "fpm.conf")
         with open(conf, "w") as f:
-            f.write(f"""[global]
-error_log = /proc/self/fd/2
-daemonize = no
-log_level = notice
-[app]
-listen = 127.0.0.1:{self.port}
-pm = static
-pm.max_children = {children}
-pm.max_requests = {max_requests}
-clear_env = yes
-catch_workers_output = yes
-php_admin_value[pybroadcast.socket] = {socket_path}
-""" + (f"user = {user}\ngroup = nogroup\n" if user else "") + "".join(f'php_admin_value[pybroadcast.{k}] = "{v}"\n' for k, v in (settings or {}).items()))
-        self.process = subprocess.Popen(
-            [fpm_binary(), "-n", "-d", f"extension={EXT}",
-             *ini_args({f"pybroadcast.{k}": v for k, v in (php_ini or {}).items()}), "-y", conf, "-F", "-R"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            f.write(fpm_config(self.port, children, max_requests, "\n".join(pool) + "\n"))
+        self.process = subprocess.Popen(fpm_command(conf, {f"pybroadcast.{k}": v for k, v in (php_ini or {}).items()}),
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.log = LogWatcher(self.process.stdout)
         self.log.wait_for(r"ready to handle connections")
 
