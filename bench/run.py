@@ -399,7 +399,7 @@ def main() -> None:
     redis, tls_redis = RedisServer(), RedisServer(tls=True)
     try:
         two_nodes = runs(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
-        redis_first_call = [fpm.first_call(HubProcess, samples=3 if args.quick else 8, redis_url=url)
+        redis_first_call = [fpm.first_call(HubProcess, samples=3 if args.quick else 15, redis_url=url)
                             for url in (redis.url, tls_redis.url)]
         pool_memory = [fpm.pool_memory(HubProcess, workers=workers, runs=1 if args.quick else 3, redis_url=url)
                        for url in (None, redis.url, tls_redis.url) for workers in (1, 8)]
