@@ -12,6 +12,13 @@ import redis
 from .processes import LogWatcher, free_port
 
 
+def another_ca(directory: str) -> str:
+    """A CA certificate (other.crt in `directory`) that signed none of RedisServer's."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+                    "other.crt", "-days", "1", "-subj", "/CN=another CA"], cwd=directory, check=True, capture_output=True)
+    return os.path.join(directory, "other.crt")
+
+
 class RedisServer:
     def __init__(self, tls: bool = False, client_certs: bool = False) -> None:
         """`client_certs`: TLS that requires a client certificate signed by its CA (client.crt and

@@ -12,7 +12,7 @@ from unittest.mock import ANY
 import pytest
 
 from harness.processes import fpm_command, fpm_config, rss_kib, run_php
-from harness.redis_server import RedisServer
+from harness.redis_server import RedisServer, another_ca
 from support import ROOT, Hub, LogWatcher, client, free_port, next_event, short_tempdir, subscribe
 
 SEND = str(ROOT / "tests" / "php" / "send.php")
@@ -141,8 +141,7 @@ def test_fpm_master_sets_up_openssl_for_its_workers_only_for_a_rediss_url() -> N
 async def test_fpm_workers_forked_after_the_set_up_verify_the_server(make_hub, tmp_path) -> None:
     """Fresh workers (one request each) of a master that set OpenSSL up: each publishes over TLS
     from C; with a CA that did not sign the server's certificate, each is refused."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
-                    "other.crt", "-days", "1", "-subj", "/CN=another CA"], cwd=tmp_path, check=True, capture_output=True)
+    stranger_ca = another_ca(str(tmp_path))
     redis_server = RedisServer(tls=True)
     started: list[Fpm] = []
     try:
@@ -152,7 +151,7 @@ async def test_fpm_workers_forked_after_the_set_up_verify_the_server(make_hub, t
         await subscribe(ws, "fpm")
         fpm = Fpm(hub.socket, max_requests=1, children=1, php_ini=options)
         started.append(fpm)
-        stranger = {**options, "redis_url": redis_server.url.replace(redis_server.ca, str(tmp_path / "other.crt"))}
+        stranger = {**options, "redis_url": redis_server.url.replace(redis_server.ca, stranger_ca)}
         refused = Fpm(hub.socket, max_requests=1, children=1, php_ini=stranger)
         started.append(refused)
         pids = set()
@@ -175,18 +174,11 @@ async def test_fpm_workers_forked_after_the_set_up_verify_the_server(make_hub, t
         redis_server.stop()
 
 
-def other_ca(directory) -> str:
-    """A CA that did not sign RedisServer's certificates."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
-                    "other.crt", "-days", "1", "-subj", "/CN=another CA"], cwd=directory, check=True, capture_output=True)
-    return os.path.join(directory, "other.crt")
-
-
-async def test_fpm_workers_trust_the_ca_file_as_it_is_when_they_start(make_hub, tmp_path) -> None:
+async def test_fpm_workers_trust_the_ca_file_as_it_is_when_they_start(tmp_path) -> None:
     """The master reads ssl_ca_certs before it forks (redis_tls.c); a worker takes what it read only
     while the file is the same: replaced by another CA's (rewritten in place, or renamed over),
     fresh workers trust the new one, and the server's again once it is back."""
-    wrong = open(other_ca(tmp_path)).read()
+    wrong = open(another_ca(str(tmp_path))).read()
     redis_server = RedisServer(tls=True)
     right = open(redis_server.ca).read()
     ca = tmp_path / "ca.pem"
@@ -218,7 +210,7 @@ async def test_fpm_workers_trust_the_ca_file_as_it_is_when_they_start(make_hub, 
         redis_server.stop()
 
 
-async def test_fpm_workers_do_not_trust_a_ca_file_they_cannot_read(make_hub) -> None:
+async def test_fpm_workers_do_not_trust_a_ca_file_they_cannot_read() -> None:
     """The master (root) can read a CA file its workers (nobody) cannot: they must not trust it."""
     redis_server = RedisServer(tls=True)
     shared = short_tempdir()

@@ -25,7 +25,7 @@ import pytest
 import redis
 
 from harness.processes import free_port, php_command
-from harness.redis_server import RedisServer
+from harness.redis_server import RedisServer, another_ca
 from pybroadcast.drivers.redis import keys as redis_keys
 from support import PHP_ENGINE, client, next_event, php_string as B, run_php
 from test_app_route_c import CORPUS as MEMORY_CORPUS, FORCE_PYTHON, _random_corpus, php_outcome
@@ -259,9 +259,7 @@ def test_ca_files_are_read_as_python_reads_them(tls: tuple[RedisServer, Monitor]
                                                 c_takes_it: bool) -> None:
     """ssl_ca_certs's file as redis_tls.c reads it (its own reader: see load_ca)."""
     server = tls[0]
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
-                    "other.crt", "-days", "1", "-subj", "/CN=another CA"], cwd=tmp_path, check=True, capture_output=True)
-    ca, other = open(server.ca).read(), (tmp_path / "other.crt").read_text()
+    ca, other = open(server.ca).read(), open(another_ca(str(tmp_path))).read()
     if shape == "DER":
         der = subprocess.run(["openssl", "x509", "-in", server.ca, "-outform", "DER"], check=True, capture_output=True)
         (tmp_path / "ca.file").write_bytes(der.stdout)
