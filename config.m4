@@ -54,6 +54,8 @@ if test "$PHP_PYTHON" != "no"; then
   AC_DEFINE_UNQUOTED([PYB_DEFAULT_HUB_PATH], ["$PHP_PYBROADCAST_HUB"], [directory holding the pybroadcast package])
   AC_DEFINE_UNQUOTED([PYB_DEFAULT_CORE], ["$PHP_PYBROADCAST_CORE"], [the core shared object])
   AC_DEFINE_UNQUOTED([PYB_PYTHON_VERSION], ["$PYB_VERSION"], [the embedded Python's version])
+  PYB_LIBDIR=`$PHP_PYTHON -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"`
+  AC_DEFINE_UNQUOTED([PYB_PYTHON_LIBDIR], ["$PYB_LIBDIR"], [where the embedded Python's libpython is])
 
   dnl hiredis (Debian: libhiredis-dev) lets app processes publish to Redis without Python. Linked
   dnl statically when its archive is there: nothing more for PHP to load at start, nothing to install.

@@ -11,6 +11,10 @@
 #include "settings.h"
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <ctype.h>
 #include <errno.h>
 
@@ -61,6 +65,24 @@ PHP_INI_END()
 
 static const pyb_core_api *core;
 
+/* Whether the libpython the core brought in is the build's (from PYB_PYTHON_LIBDIR, the core's
+ * RUNPATH). If this process's user cannot read that one, the loader takes any other libpython of the
+ * same name it finds (a distribution's), whose Python is not the one the virtualenv's packages were
+ * installed for: imports then fail, far from the cause. `loaded`: the file it took. */
+static bool builds_libpython(void *handle, const char *core_path, char *loaded, size_t size)
+{
+    Dl_info info;
+    void *symbol = dlsym(handle, "Py_GetVersion");
+    char file[PATH_MAX], dir[PATH_MAX], built[PATH_MAX], core_file[PATH_MAX];
+    if (!symbol || !dladdr(symbol, &info) || !info.dli_fname || !realpath(info.dli_fname, file)) return true;
+    snprintf(loaded, size, "%s", file);
+    if (realpath(core_path, core_file) && strcmp(file, core_file) == 0) return true;  /* linked in statically */
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    return realpath(PYB_PYTHON_LIBDIR, built) && strcmp(dir, built) == 0;
+}
+
 const pyb_core_api *pyb_core(void)
 {
     if (core) {
@@ -73,6 +95,15 @@ const pyb_core_api *pyb_core(void)
     if (!init) {
         zend_throw_exception_ex(pyb_exception_ce, 0, "cannot load the pybroadcast core %s: %s", path, dlerror());
         if (handle) dlclose(handle);
+        return NULL;
+    }
+    char loaded[PATH_MAX];
+    if (!builds_libpython(handle, path, loaded, sizeof loaded)) {
+        zend_throw_exception_ex(pyb_exception_ce, 0,
+                                "cannot load the pybroadcast core %s: it was built with the libpython in %s, but this "
+                                "process (uid %d) loaded %s (can this user read the former? is LD_LIBRARY_PATH set?)",
+                                path, PYB_PYTHON_LIBDIR, (int) geteuid(), loaded);
+        dlclose(handle);
         return NULL;
     }
     const pyb_host host = { .exception_ce = pyb_exception_ce };

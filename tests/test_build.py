@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sysconfig
 
-from support import PHP, ROOT, client, php_command, recv_json, subscribe
+from support import PHP, ROOT, client, php_command, recv_json, run_php, subscribe
 
 
 def test_arginfo_regenerates_offline_from_the_stub_unchanged(tmp_path) -> None:
@@ -53,3 +54,18 @@ async def test_make_install_gives_an_extension_that_runs_a_hub_and_an_app_from_p
         assert app.returncode == 0 and not app.stderr, app.stdout + app.stderr
         assert (await recv_json(ws))["data"] == "installed"
     assert hub.stop() == 0
+
+
+def test_a_process_given_another_libpython_than_the_builds_is_told_which(tmp_path) -> None:
+    """The core's libpython is the build's Python's (its RUNPATH). Where the loader takes another file
+    of that name instead (a distribution's, for a user who cannot read the build's; here one that
+    LD_LIBRARY_PATH names), the first call that needs Python fails naming both, before Python runs."""
+    libdir, name = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+    shutil.copy(os.path.join(libdir, name), tmp_path)
+    code = "try { getChannelUsers('x'); } catch (PyBroadcast\\Exception $e) { echo $e->getMessage(); }"
+    ini = {"pybroadcast.listen": ":8080", "pybroadcast.socket": str(tmp_path / "none.sock")}  # (listen: Python's)
+    other = run_php(code, ini=ini, env={"LD_LIBRARY_PATH": str(tmp_path)})
+    assert f"built with the libpython in {libdir}, but this process (uid {os.geteuid()}) loaded " \
+           f"{os.path.realpath(tmp_path / name)}" in other.stdout, other.stdout + other.stderr
+    builds = run_php(code, ini=ini)
+    assert "hub unreachable" in builds.stdout, builds.stdout + builds.stderr
