@@ -37,19 +37,26 @@ static bool same_file(const file_identity *a, const file_identity *b)
         && a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+/* `path` opened for reading, and which regular file it is: -1 for anything else. */
+static int open_file(const char *path, file_identity *identity)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        *identity = identity_of(&st);
+        return fd;
+    }
+    if (fd >= 0) close(fd);
+    return -1;
+}
+
 /* `path`'s certificates and CRLs trusted by `ctx`, as SSL_CTX_load_verify_locations() reads a CA
  * file (X509_load_cert_crl_file: PEM, "" as the password of anything encrypted, at least one
  * certificate or CRL), but from a descriptor, so that `read` names the file these bytes came from. */
 static bool load_ca(SSL_CTX *ctx, const char *path, file_identity *read)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
+    int fd = open_file(path, read);
     if (fd < 0) return false;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return false;
-    }
-    *read = identity_of(&st);
     BIO *bio = BIO_new_fd(fd, BIO_CLOSE);
     if (!bio) {
         close(fd);
@@ -87,10 +94,9 @@ static SSL_CTX *take_prepared(const char *ca_certs)
     if (!ctx) return NULL;
     bool fits = strcmp(prepared.ca_certs, ca_certs) == 0;
     if (fits && ca_certs[0]) {
-        int fd = open(ca_certs, O_RDONLY | O_CLOEXEC);
-        struct stat st;
         file_identity now;
-        fits = fd >= 0 && fstat(fd, &st) == 0 && (now = identity_of(&st), same_file(&now, &prepared.file));
+        int fd = open_file(ca_certs, &now);
+        fits = fd >= 0 && same_file(&now, &prepared.file);
         if (fd >= 0) close(fd);
     }
     if (!fits) SSL_CTX_free(ctx);
