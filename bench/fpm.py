@@ -12,13 +12,12 @@ import os
 import statistics
 import subprocess
 import tempfile
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.processes import LogWatcher, fpm_command, fpm_config, free_port
+from harness.processes import LogWatcher, fastcgi_get, fpm_command, fpm_config, free_port
 
 BENCH = Path(__file__).resolve().parent
 
@@ -35,11 +34,7 @@ class FpmPool:
         LogWatcher(self.process.stdout).wait_for("ready to handle connections")
 
     def get(self, script: str, query: dict[str, Any]) -> str:
-        env = {"SCRIPT_FILENAME": str(BENCH / script), "REQUEST_METHOD": "GET",
-               "QUERY_STRING": urllib.parse.urlencode(query)}
-        out = subprocess.run(["cgi-fcgi", "-bind", "-connect", f"127.0.0.1:{self.port}"], env=env,
-                             capture_output=True, timeout=60).stdout.decode()
-        return out.partition("\r\n\r\n")[2]
+        return fastcgi_get(self.port, str(BENCH / script), query, timeout=60)[1]
 
     def pss_kib(self) -> int:
         """The pool's PSS, master and workers: what it costs the machine, shared pages counted once."""

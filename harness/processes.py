@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,16 @@ def fpm_command(config: str, ini: dict[str, str] | None = None) -> list[str]:
     if not found:
         raise FileNotFoundError("php-fpm is not installed (make test installs it)")
     return [found[-1], "-n", "-d", f"extension={EXT}", *ini_args(ini), "-y", config, "-F", "-R"]
+
+
+def fastcgi_get(port: int, script: str, query: dict[str, Any], timeout: float = 30) -> tuple[str, str]:
+    """A GET of `script` from the FastCGI server (php-fpm) on 127.0.0.1:`port`: (headers, body)."""
+    env = {"SCRIPT_FILENAME": script, "REQUEST_METHOD": "GET", "QUERY_STRING": urllib.parse.urlencode(query),
+           "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1", "PATH": os.environ.get("PATH", "")}
+    out = subprocess.run(["cgi-fcgi", "-bind", "-connect", f"127.0.0.1:{port}"], env=env, capture_output=True,
+                         timeout=timeout).stdout.decode()
+    headers, _, body = out.partition("\r\n\r\n")
+    return headers, body
 
 
 def cpu_seconds(pid: int) -> float:

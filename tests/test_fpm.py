@@ -6,12 +6,11 @@ import base64
 import json
 import os
 import subprocess
-import urllib.parse
 from unittest.mock import ANY
 
 import pytest
 
-from harness.processes import fpm_command, fpm_config, rss_kib, run_php
+from harness.processes import fastcgi_get, fpm_command, fpm_config, rss_kib, run_php
 from harness.redis_server import RedisServer, another_ca
 from support import ROOT, Hub, LogWatcher, client, free_port, next_event, short_tempdir, subscribe
 
@@ -40,11 +39,7 @@ class Fpm:
         self.log.wait_for(r"ready to handle connections")
 
     def get(self, script: str, query: dict[str, str]) -> tuple[str, dict]:
-        env = {"SCRIPT_FILENAME": script, "REQUEST_METHOD": "GET", "QUERY_STRING": urllib.parse.urlencode(query),
-               "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1", "PATH": os.environ.get("PATH", "")}
-        out = subprocess.run(["cgi-fcgi", "-bind", "-connect", f"127.0.0.1:{self.port}"],
-                             env=env, capture_output=True, timeout=30).stdout.decode()
-        headers, _, body = out.partition("\r\n\r\n")
+        headers, body = fastcgi_get(self.port, script, query)
         return headers, json.loads(body)
 
     def close(self) -> None:
