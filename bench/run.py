@@ -403,8 +403,8 @@ def main() -> None:
                             for url in (redis.url, tls_redis.url)]
         pool_memory = [fpm.pool_memory(HubProcess, workers=workers, runs=1 if args.quick else 3, redis_url=url)
                        for url in (None, redis.url, tls_redis.url) for workers in (1, 8)]
-        reuse_port = one_vs_two(HubProcess, redis.url, ALL_CPUS, subscribers=200 if args.quick else 2000,
-                                messages=500 if args.quick else 10000, runs=scale_repeats)
+        reuse_port = one_vs_two(HubProcess, redis.url, ALL_CPUS, subscribers=400 if args.quick else 10000,
+                                messages=20 if args.quick else 60, runs=scale_repeats, bursts=3 if args.quick else 9)
         history = {
             "overhead": history_bench.overhead(fanout, args.subscribers, [min(rates), max(rates)], args.seconds,
                                                redis.url, rounds=1 if args.quick else 2),
