@@ -11,7 +11,8 @@ from typing import Any
 BEFORE = {
     "first_memory": "17-38 (CLI)", "first_redis": "111-300 (CLI)", "pss_memory": "6.6", "pss_redis": "23",
     "first_rediss": "129 (fpm)", "pss_rediss": "24.8",  # rediss:// started Python until the C route spoke TLS
-    "warm_memory": "86-150", "warm_redis": "64 (fpm)", "idle": "17.5", "held": "-", "large": "-", "reuse": "-",
+    "warm_memory": "86-150", "warm_redis": "64 (fpm)", "idle": "17.5", "held": "-", "large": "-",
+    "reuse": "1.04-1.55 (subscribers reading on the same cores)",  # the old saturation bench, medians of 12 runs
 }
 # Recorded before the fan-out latency work (issue 12): latency as filed; hub CPU per delivery
 # (us) from the unchanged hub measured with the spread probes, 1,000 subscribers, by msgs/s.
