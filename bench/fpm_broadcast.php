@@ -8,6 +8,7 @@ function memory_kib(): array {
     return ['pss' => $field('Pss'), 'written' => $field('Private_Dirty')];
 }
 $channel = $_GET['channel'] ?? 'bench-fpm';
+memory_kib();  // once before: its own first run faults in PCRE's code and JIT-compiles its pattern
 $before = memory_kib();
 $t = hrtime(true);
 broadcast($channel, 'first');
