@@ -140,12 +140,12 @@ def saturation(hub_class: Any, redis_url: str, hub_cpus: list[set[int]], subscri
         assert pipe.poll(120) and pipe.recv() == "subscribed"
         client = redis.Redis.from_url(redis_url)
         topic = keys.KeySpace(prefix).topic(CHANNEL)
-        client.publish(topic, codec.encode(Event(MESSAGE, CHANNEL, PAYLOAD)))
+        message = codec.encode(Event(MESSAGE, CHANNEL, PAYLOAD))
+        client.publish(topic, message)
         connection = client.connection_pool.get_connection()
         # One write, so that Redis reads the burst at once and each hub gets it in one read (redis-py
         # would send a pipeline in 6,000-byte pieces, and a hub sweep the first piece on its own).
-        command = b"".join(connection.pack_commands(
-            [("PUBLISH", topic, codec.encode(Event(MESSAGE, CHANNEL, PAYLOAD)))] * messages))
+        command = b"".join(connection.pack_commands([("PUBLISH", topic, message)] * messages))
         assert len(command) <= 16384, "more than Redis reads at once"
         times = []
         cpu = -sum(cpu_seconds(hub.process.pid) for hub in hubs)
