@@ -32,6 +32,7 @@ from bench import history as history_bench  # noqa: E402
 from bench.app_calls import warm_calls  # noqa: E402
 from bench import fpm  # noqa: E402
 from bench.reuse_port import one_vs_two  # noqa: E402
+from bench.send_floor import sweeps  # noqa: E402
 from bench.summary import summary  # noqa: E402
 from pybroadcast import client as app  # noqa: E402
 from pybroadcast.dialects.native import NativeDialect  # noqa: E402
@@ -424,6 +425,8 @@ def main() -> None:
         "memory": [memory_per_connection(args.idle, processes=4)],
         # The same deliveries per second as the first rates, to ten times the subscribers.
         "large": scaled(args.subscribers, args.large, rates[::2]),
+        "floor": sweeps([args.subscribers, args.large], HUB_CPUS, rounds=5 if args.quick else 30,
+                        deliveries_per_s=args.subscribers * min(rates)),
         "fpm": [fpm.first_call(HubProcess, samples=5 if args.quick else 15), *redis_first_call],
         "fpm_pool": pool_memory,
         "warm": warm_calls(HubProcess, HUB_CPUS, LOAD_CPUS, runs=1 if args.quick else 5,
@@ -447,6 +450,8 @@ def main() -> None:
     print(table("Idle memory per connection (hub RSS), and that one hub holds them", results["memory"]))
     print(table(f"Fan-out to {args.large:,} subscribers of one channel, each run right after {args.subscribers:,} at the"
                 " same deliveries/s", results["large"]))
+    print(table("What those p99s are made of: one C thread sending a 102-byte frame to each subscriber's loopback"
+                " socket in turn, on the hub's core, at the same pace (bench/send_floor.c)", results["floor"]))
     print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
     print(table("PSS the API adds per worker, the whole pool counted (master and workers, before and after each"
                 " worker's first broadcast())", results["fpm_pool"]))
