@@ -29,6 +29,7 @@ async def _flood(port: int, stop: Any, counts: Any) -> None:
             await reader.readuntil(b"\r\n\r\n")
             counts["connections"] += 1
             drain = asyncio.ensure_future(reader.read(-1))  # discard pongs until closed
+            drain.add_done_callback(lambda t: t.cancelled() or t.exception())  # a reset is expected: not logged
             while not stop.is_set() and not drain.done():
                 writer.write(burst)
                 counts["frames"] += 10_000
