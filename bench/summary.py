@@ -126,7 +126,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
     floor = {r["subscribers"]: r["sweep_ms_median"] for r in results["floor"]}
     small, large_count = min(floor), max(floor)
     # A message's last subscriber waits for the whole sweep: a hub that writes from one thread has
-    # at 10,000 subscribers a p99 near this sweep, ~10x the one at 1,000, however lean its code.
+    # at 10,000 subscribers a p99 near this sweep, 7-10x the one at 1,000 here, however lean its code.
     row(f"  the same sweeps by a C loop of send(), {large_count:,} vs {small:,} loopback sockets (ms, median)",
         "-", f"{floor[large_count]} vs {floor[small]} ({floor[large_count] / floor[small]:.1f}x)", "-", None)
     latency(results, fanout, scaled, row)
