@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,6 +33,7 @@ static void fail(const char *what)
 /* The subscribers: N connections, 20,000 per 127.0.0.x source address (a port range's worth). */
 static void subscribe(const struct sockaddr_in *hub, int n)
 {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1) exit(1);  /* never outlive the sender */
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in source = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002 + i / 20000)};
