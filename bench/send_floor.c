@@ -31,9 +31,10 @@ static void fail(const char *what)
 }
 
 /* The subscribers: N connections, 20,000 per 127.0.0.x source address (a port range's worth). */
-static void subscribe(const struct sockaddr_in *hub, int n)
+static void subscribe(const struct sockaddr_in *hub, int n, pid_t sender)
 {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1) exit(1);  /* never outlive the sender */
+    /* never outlive the sender (which may have died before this was asked: then it is not our parent) */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != sender) exit(1);
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in source = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002 + i / 20000)};
@@ -59,9 +60,9 @@ int main(int argc, char **argv)
     socklen_t len = sizeof hub;
     if (listener < 0 || bind(listener, (struct sockaddr *) &hub, sizeof hub) != 0
             || getsockname(listener, (struct sockaddr *) &hub, &len) != 0 || listen(listener, 4096) != 0) fail("listen");
-    pid_t subscribers = fork();
+    pid_t sender = getpid(), subscribers = fork();
     if (subscribers < 0) fail("fork");
-    if (subscribers == 0) subscribe(&hub, n);
+    if (subscribers == 0) subscribe(&hub, n, sender);
     int *fds = malloc(sizeof(int) * (size_t) n);
     for (int i = 0; i < n; i++) {
         if (!fds || (fds[i] = accept(listener, NULL, NULL)) < 0) fail("accept");

@@ -6,7 +6,6 @@ grows with the subscribers; a message's last subscriber waits for the whole swee
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -25,8 +24,7 @@ def sweeps(counts: list[int], cpus: set[int], rounds: int, deliveries_per_s: int
     """Per count of subscribers: the median sweep (ms) over `rounds`, as far apart as
     `deliveries_per_s` puts them (the large fan-out's pace: 1,000 every 10 ms, 10,000 every 100 ms),
     its range, and the time per send (us)."""
-    build = tempfile.mkdtemp(prefix="pyb-floor")
-    try:
+    with tempfile.TemporaryDirectory(prefix="pyb-floor") as build:
         binary = os.path.join(build, "send_floor")
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-o", binary, str(SOURCE)], check=True)
         rows = []
@@ -43,5 +41,3 @@ def sweeps(counts: list[int], cpus: set[int], rounds: int, deliveries_per_s: int
                          "sweep_ms_range": f"{min(times):.2f}-{max(times):.2f}",
                          "us_per_send": round(sweep * 1000 / count, 2), "rounds": rounds})
         return rows
-    finally:
-        shutil.rmtree(build, ignore_errors=True)
