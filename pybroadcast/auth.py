@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote
 
 from . import hooks, php_values
 from .callbacks import CallbackAbandoned, CallbackBridge, CallbackError
+from .redaction import redact_url
 
 log = logging.getLogger("pybroadcast")
 
@@ -75,6 +76,7 @@ class Authenticator:
         except urllib.error.HTTPError:
             return None  # 401/403/...: not logged in
         except (OSError, ValueError) as exc:
-            log.error("auth_url %s failed: %s", self._auth_url, exc)
+            shown = redact_url(self._auth_url)  # urllib's own messages may name the URL too
+            log.error("auth_url %s failed: %s", shown, str(exc).replace(self._auth_url, shown))
             return None
         return body.get("user_id") if isinstance(body, dict) else None

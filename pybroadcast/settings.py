@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from .drivers import NAMES as DRIVER_NAMES
 from .drivers.memory import socket_trust
+from .redaction import redact_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def _owner(name: str, value: Any) -> int | None:
 def _redis_url(name: str, value: Any) -> str:
     text = _text(name, value)
     if not text.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError(f"option {name!r} must be a redis://, rediss:// or unix:// URL, got {text!r}")
+        raise ValueError(f"option {name!r} must be a redis://, rediss:// or unix:// URL, got {redact_url(text)!r}")
     return text
 
 

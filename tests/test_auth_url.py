@@ -44,11 +44,13 @@ async def test_non_2xx_rejects_with_401(auth_hub: Hub) -> None:
 
 
 async def test_unreachable_auth_url_rejects_and_is_logged(make_hub) -> None:
-    hub = make_hub({"authenticate": "none", "options": {"auth_url": f"http://127.0.0.1:{free_port()}/auth"}})
+    url = f"http://127.0.0.1:{free_port()}/auth?app=1&token=hunter2"
+    hub = make_hub({"authenticate": "none", "options": {"auth_url": url}})
     with pytest.raises(InvalidStatus) as caught:
         await open_client(hub, user=None, additional_headers={"Cookie": "user=1"})
     assert caught.value.response.status_code == 401
-    hub.log.wait_for(r"auth_url http://127\.0\.0\.1:\d+/auth failed: .*Connection refused")
+    hub.log.wait_for(r"auth_url http://127\.0\.0\.1:\d+/auth\?app=1&token=\*\*\* failed: .*Connection refused")
+    assert not hub.log.matching("hunter2")  # a secret in the URL is never logged
 
 
 @pytest.mark.parametrize("user_id, logged", [

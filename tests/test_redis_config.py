@@ -100,3 +100,33 @@ async def test_hub_starts_and_serves_locally_while_redis_is_down(make_hub) -> No
     ws = await client(hub, "1")
     assert ack(await subscribe(ws, "local")) == {"event": "subscribed", "channel": "local"}
     await ws.close()
+
+
+SECRET = "hunter2"
+
+
+@pytest.mark.parametrize("query", ["password=hunter2", "db=0&pass%77ord=hunter2"])
+async def test_a_password_in_the_urls_query_never_reaches_a_log(make_hub, query) -> None:
+    """redis-py takes `password` from the query as from the user part (and decodes its name)."""
+    from support import free_port
+    hub = make_hub({"options": redis_options(f"redis://127.0.0.1:{free_port()}/0?{query}", "down")})
+    [match] = await hub.log.await_for(r"ERROR redis at .* unreachable")
+    assert "=***" in match.string, match.string
+    result = run_php("try { broadcast('news', 'x'); } catch (PyBroadcast\\Exception $e) { echo $e->getMessage(); }",
+                     ini=ini_of(redis_options(f"redis://127.0.0.1:{free_port()}/0?{query}", "down")))
+    assert " unreachable" in result.stdout and "=***" in result.stdout, result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert SECRET not in "\n".join(hub.log.matching(".*"))
+
+
+@pytest.mark.parametrize("url, error, shown", [
+    ("rediss://127.0.0.1:PORT/0?ssl_certfile=/nowhere.pem&ssl_password=hunter2&ssl_ca_certs=CA",
+     "PyBroadcast\\Exception", "ssl_password=***&"),  # an encrypted key's password, for a file that is not there
+    ("http://app:hunter2@127.0.0.1:PORT/0", "ValueError", "must be a redis://, rediss:// or unix:// URL, got 'http://app:***@"),
+])
+def test_other_secrets_in_the_url_never_reach_a_message(tls_redis, url, error, shown) -> None:
+    url = url.replace("PORT", str(tls_redis.port)).replace("CA", tls_redis.ca)
+    result = run_php(f"try {{ broadcast('news', 'x'); }} catch ({error} $e) {{ echo $e->getMessage(); }}",
+                     ini=ini_of(redis_options(url, "tls")))
+    assert shown in result.stdout, result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr

@@ -24,7 +24,8 @@ from . import codec as event_codec, history as redis_history, keys as redis_keys
 from ..broker import Broker, EventSink
 from ...errors import Unconfirmed
 from ...events import MESSAGE, Event
-from .keys import KeySpace, redact
+from ...redaction import redact_url
+from .keys import KeySpace
 
 log = logging.getLogger("pybroadcast")
 
@@ -43,7 +44,7 @@ class RedisBroker(Broker):
                  history_ttl: float = 0.0) -> None:
         self._redis = client
         self._keys = keys
-        self._url = redact(url)
+        self._url = redact_url(url)
         self._history = (history_size, history_ttl) if history_size else None
         self._sink: EventSink | None = None
         self._channels: set[str] = set()

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from ...errors import BroadcastError
 from ...events import Event
+from ...redaction import redact_url
 from ..history import History, Page, new_epoch, position_ttl
 from . import codec as event_codec, keys as redis_keys
 from .keys import KeySpace
@@ -54,7 +55,7 @@ class RedisHistory(History):
     def __init__(self, client: Any, keys: KeySpace, url: str) -> None:
         self._client = client
         self._keys = keys
-        self._url = redis_keys.redact(url)
+        self._url = redact_url(url)
         self._read = client.register_script(redis_keys.READ_HISTORY)
 
     async def ensure_generation(self) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import BroadcastError, Unreachable
 from ...events import USER_KINDS, Event
@@ -110,18 +109,6 @@ def unreachable(url: str, exc: BaseException) -> Unreachable:
 def invalid_url(url: str, exc: BaseException) -> BroadcastError:
     """redis-py checks URL options only when it connects, so a bad URL shows up there."""
     return BroadcastError(f"invalid redis_url {url}: {exc}")
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 # Fail fast: a request never hangs, and one immediate retry replaces a pooled

@@ -44,8 +44,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from . import keys as redis_keys
 from ...events import JOIN, LEAVE
+from ...redaction import redact_url
 from ..presence import ChangeCallback, Presence
-from .keys import KeySpace, member, redact
+from .keys import KeySpace, member
 
 log = logging.getLogger("pybroadcast")
 
@@ -59,7 +60,7 @@ class RedisPresence(Presence):
     def __init__(self, client: aioredis.Redis, keys: KeySpace, url: str, ttl: float) -> None:
         self._redis = client
         self._keys = keys
-        self._url = redact(url)
+        self._url = redact_url(url)
         self._ttl = ttl
         self._lifetime_ms = int(ttl * 1000 * 2 / 3)
         self._join = client.register_script(redis_keys.JOIN)

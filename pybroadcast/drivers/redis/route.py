@@ -16,6 +16,7 @@ from redis.retry import Retry
 from . import codec as event_codec, history as redis_history, keys as redis_keys
 from ...errors import Unconfirmed
 from ...events import MESSAGE, Event
+from ...redaction import redact_url
 from ...settings import Settings
 from ..history import Page
 from ..route import AppRoute
@@ -25,7 +26,7 @@ class RedisRoute(AppRoute):
     """Contract in :class:`pybroadcast.drivers.route.AppRoute`."""
 
     def __init__(self, settings: Settings) -> None:
-        self._url = redis_keys.redact(settings.redis_url)
+        self._url = redact_url(settings.redis_url)
         self._keys = redis_keys.KeySpace(settings.redis_prefix)
         self._redis = redis.Redis.from_url(
             settings.redis_url,
