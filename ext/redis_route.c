@@ -4,13 +4,14 @@
  * timeouts (0.5 s to connect, 1 s for a reply) and the same errors.
  *
  * rediss:// (TLS): hiredis 0.14 (Debian's) has no TLS, so hiredis still connects, formats commands
- * and parses replies, and OpenSSL carries the bytes in between. It verifies the server as redis-py's
- * default (required) does, with the host name always checked: where redis-py checks less, the C
- * route fails to connect and declines, so it never accepts a server Python would refuse.
+ * and parses replies, and OpenSSL carries the bytes in between. It verifies the server as redis-py
+ * does (its chain, and its name unless ssl_check_hostname is false); where it cannot tell whether
+ * Python would accept a server (a CA only the system's bundle file holds), it fails to connect and
+ * declines, so it never accepts a server Python would refuse.
  *
  * It declines (nothing sent; Python does the call and says what is wrong) for a URL it does not
- * read exactly as redis-py would (query options other than db and rediss://'s ssl_* files and
- * ssl_cert_reqs, percent-escapes...), when it cannot connect or log in, and when a read's reply is
+ * read exactly as redis-py would (query options other than db and rediss://'s ssl_* files,
+ * ssl_cert_reqs, ssl_check_hostname and ssl_password, percent-escapes...), when it cannot connect or log in, and when a read's reply is
  * not what it expects; reads have no side effects, so Python may do them again. A publish that
  * went out is never sent again: a lost reply raises "did not confirm" (PyBroadcast\Exception
  * code 2), as Python does. */
@@ -50,6 +51,7 @@ void pyb_redis_prefork(const pyb_route_settings *settings) {}
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -69,6 +71,9 @@ typedef struct {
     char certfile[512];  /* ssl_certfile, ssl_keyfile: the client's certificate and key (mutual TLS) */
     char keyfile[512];
     bool unverified;     /* rediss://...?ssl_cert_reqs=none: any certificate, any name (redis-py's meaning) */
+    bool any_name;       /* ssl_check_hostname=false: a certificate the CAs vouch for, for any name */
+    char key_password[256];  /* ssl_password: for an encrypted key */
+    size_t secret_at, secret_len;  /* where ssl_password's value is in the query: never shown */
     char host[256];  /* or the socket's path */
     int port;
     char user[256];
@@ -96,14 +101,34 @@ static bool path_option(const char *value, size_t len, char *to, size_t size)
     return true;
 }
 
+/* A value of these characters only: ones that neither parse_qs nor redis-py's unquote() changes. */
+static bool plain_value(const char *value, size_t len, const char *others)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!isalnum((unsigned char) value[i]) && !strchr(others, value[i])) return false;
+    }
+    return len > 0;
+}
+
+/* redis-py's to_bool(): these words, in any case, are false; any other is true. */
+static bool false_word(const char *value, size_t len)
+{
+    static const char *const words[] = {"0", "F", "FALSE", "N", "NO"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+        if (strlen(words[i]) == len && strncasecmp(value, words[i], len) == 0) return true;
+    }
+    return false;
+}
+
 /* The URL options taken here, each at most once, with values parse_qs and redis-py read as this
  * does (no escapes, no '+'): db=<digits> (which redis-py prefers to the path's), and for rediss://
  * ssl_ca_certs, ssl_certfile, ssl_keyfile (paths; a key file needs a certificate file, as Python's
- * load_cert_chain does) and ssl_cert_reqs=none|optional|required (optional is required for a
- * client, as Python's ssl module says). */
+ * load_cert_chain does), ssl_cert_reqs=none|optional|required (optional is required for a
+ * client, as Python's ssl module says), ssl_check_hostname (a word) and ssl_password. */
 static bool parse_query(const char *query, redis_target *t, bool *db_given)
 {
-    bool reqs_given = false;
+    bool reqs_given = false, check_given = false;
+    const char *start = query;
     while (*query) {
         const char *end = strchr(query, '&');
         size_t len = end ? (size_t) (end - query) : strlen(query);
@@ -131,6 +156,17 @@ static bool parse_query(const char *query, redis_target *t, bool *db_given)
                 return false;
             }
             reqs_given = true;
+        } else if (NAMED("ssl_check_hostname") && !check_given) {
+            if (!plain_value(value, value_len, "")) return false;
+            t->any_name = false_word(value, value_len);
+            check_given = true;
+        } else if (NAMED("ssl_password") && !t->secret_len) {
+            if (!plain_value(value, value_len, "-._~!$'()*,:@/=")
+                    || !copy_part(t->key_password, sizeof t->key_password, value, value_len)) {
+                return false;
+            }
+            t->secret_at = (size_t) (value - start);
+            t->secret_len = value_len;
         } else {
             return false;
         }
@@ -153,10 +189,17 @@ static bool parse_url(const char *full_url, redis_target *t)
     bool db_given = false;
     if (query && !parse_query(query + 1, t, &db_given)) return false;
     if (strpbrk(url, "#%[]\\ ")) return false;  /* escapes, IPv6: redis-py's to read */
+    char query_shown[1024] = "";  /* redaction.redact_url's: ssl_password's value hidden */
+    if (query && t->secret_len) {
+        const char *value = query + 1 + t->secret_at;
+        snprintf(query_shown, sizeof query_shown, "%.*s***%s", (int) (value - query), query, value + t->secret_len);
+    } else if (query) {
+        snprintf(query_shown, sizeof query_shown, "%s", query);
+    }
     if (strncmp(url, "unix://", 7) == 0) {
         const char *path = url + 7;
         t->unix_socket = true;
-        snprintf(t->shown, sizeof t->shown, "%s", url);
+        snprintf(t->shown, sizeof t->shown, "%s%s", url, query_shown);
         return path[0] == '/' && !strchr(path, '@') && copy_part(t->host, sizeof ((struct sockaddr_un *) 0)->sun_path,
                                                                    path, strlen(path));
     }
@@ -202,10 +245,9 @@ static bool parse_url(const char *full_url, redis_target *t)
     char port[8] = "";
     if (colon) snprintf(port, sizeof port, ":%d", t->port);
     if (!t->login) {
-        snprintf(t->shown, sizeof t->shown, "%s", full_url);
+        snprintf(t->shown, sizeof t->shown, "%s%s", url, query_shown);
     } else {
-        snprintf(t->shown, sizeof t->shown, "%s://%s:***@%s%s%s%s", scheme, t->user, t->host, port, path,
-                 query ? query : "");
+        snprintf(t->shown, sizeof t->shown, "%s://%s:***@%s%s%s%s", scheme, t->user, t->host, port, path, query_shown);
     }
     return true;
 }
@@ -255,16 +297,19 @@ static bool ok_reply(redisReply *reply)
 #ifdef PYB_HAVE_OPENSSL
 /* TLS over hiredis's connected socket (its send and receive timeouts bound the handshake too),
  * the certificate checked for the URL's host as Python checks it (an IP address against the
- * certificate's IP names, no partial wildcards), unless ssl_cert_reqs=none; SNI for a host name. */
+ * certificate's IP names, no partial wildcards), unless ssl_cert_reqs=none or
+ * ssl_check_hostname=false (then for its chain only); SNI for a host name. */
 static void *tls_start(redisContext *c, const redis_target *t)
 {
-    SSL_CTX *ctx = pyb_tls_context(t->ca_certs, t->certfile, t->keyfile);
+    SSL_CTX *ctx = pyb_tls_context(t->ca_certs, t->certfile, t->keyfile, t->key_password);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     unsigned char address[16];
     bool ip = inet_pton(AF_INET, t->host, address) == 1 || inet_pton(AF_INET6, t->host, address) == 1;
     bool ok = ssl && SSL_set_fd(ssl, c->fd) == 1 && (ip || SSL_set_tlsext_host_name(ssl, t->host) == 1);  /* SNI */
     if (ok && t->unverified) {
         SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+    } else if (ok && t->any_name) {
+        /* ssl_check_hostname=false: the chain only */
     } else if (ok && ip) {
         ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->host) == 1;
     } else if (ok) {

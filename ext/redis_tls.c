@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PATHS 1540  /* three of redis_target's 512-byte paths, and their separators */
+#define WANTED 1800  /* three of redis_target's 512-byte paths, its 256-byte password, separators */
 
 /* Which file was read, and as it was then: a change to it changes its ctime at least. */
 typedef struct {
@@ -103,28 +103,38 @@ static SSL_CTX *take_prepared(const char *ca_certs)
     return fits ? ctx : NULL;
 }
 
-static int no_password(char *buffer, int size, int rwflag, void *data)
+/* An encrypted key's password: ssl_password's, else none (no prompt on the terminal: without
+ * ssl_password, Python's to ask). */
+static int key_password(char *buffer, int size, int rwflag, void *password)
 {
-    return 0;  /* an encrypted key: no prompt on the terminal (Python's to ask for ssl_password) */
+    int len = (int) strlen(password);
+    if (len > size) return 0;
+    memcpy(buffer, password, (size_t) len);
+    return len;
 }
 
 /* What Python's ssl.create_default_context() trusts, but for the system's CA bundle file: the
  * system's CA directory (looked up by hash when a certificate needs it) and ssl_ca_certs. Loading the
  * bundle (~140 CAs on Debian) took 16 ms of a first call; the directory holds the same CAs (both
  * made by update-ca-certificates), and a server only the bundle vouches for fails here and goes to
- * Python, which trusts more, never less. With ssl_certfile (and ssl_keyfile), the client's own. */
-SSL_CTX *pyb_tls_context(const char *ca_certs, const char *certfile, const char *keyfile)
+ * Python, which trusts more, never less. With ssl_certfile (and ssl_keyfile), the client's own
+ * (its key unlocked with ssl_password, as Python's load_cert_chain does). */
+SSL_CTX *pyb_tls_context(const char *ca_certs, const char *certfile, const char *keyfile, const char *password)
 {
     static SSL_CTX *ctx;
-    static char made_for[PATHS];
-    char wanted[PATHS];
-    snprintf(wanted, sizeof wanted, "%s\n%s\n%s", ca_certs, certfile, keyfile);
+    static char made_for[WANTED], password_of_ctx[256];
+    char wanted[WANTED];
+    snprintf(wanted, sizeof wanted, "%s\n%s\n%s\n%s", ca_certs, certfile, keyfile, password);
     if (ctx && strcmp(made_for, wanted) == 0) return ctx;
     if (ctx) SSL_CTX_free(ctx);
     ctx = take_prepared(ca_certs);
     bool trusting = ctx != NULL;  /* ca_certs loaded already */
     if (!ctx) ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx) SSL_CTX_set_default_passwd_cb(ctx, no_password);
+    snprintf(password_of_ctx, sizeof password_of_ctx, "%s", password);
+    if (ctx) {
+        SSL_CTX_set_default_passwd_cb(ctx, key_password);
+        SSL_CTX_set_default_passwd_cb_userdata(ctx, password_of_ctx);
+    }
     file_identity read;
     if (ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 && SSL_CTX_set_default_verify_dir(ctx) == 1
             && (trusting || !ca_certs[0] || load_ca(ctx, ca_certs, &read))

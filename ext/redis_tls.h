@@ -5,9 +5,10 @@
 #ifdef PYB_HAVE_OPENSSL
 #include <openssl/ssl.h>
 
-/* The context for these files ("" for none), made once per process and again when they change;
- * NULL when a file cannot be used (the route then declines and Python says why). */
-SSL_CTX *pyb_tls_context(const char *ca_certs, const char *certfile, const char *keyfile);
+/* The context for these files ("" for none) and the key's password ("" for none), made once per
+ * process and again when they change; NULL when a file cannot be used (the route then declines
+ * and Python says why). */
+SSL_CTX *pyb_tls_context(const char *ca_certs, const char *certfile, const char *keyfile, const char *password);
 
 /* In a process about to fork workers (php-fpm's master, Apache's parent): OpenSSL's one-time
  * set-up and a context trusting ca_certs, so that the workers' first TLS connection is theirs

@@ -11,6 +11,8 @@ import redis
 
 from .processes import LogWatcher, free_port
 
+KEY_PASSWORD = "k3y:pass-(1)"  # client-locked.key's: characters a URL's query carries as they are
+
 
 def another_ca(directory: str) -> str:
     """A CA certificate (other.crt in `directory`) that signed none of RedisServer's."""
@@ -22,7 +24,8 @@ def another_ca(directory: str) -> str:
 class RedisServer:
     def __init__(self, tls: bool = False, client_certs: bool = False) -> None:
         """`client_certs`: TLS that requires a client certificate signed by its CA (client.crt and
-        client.key in `dir`; client.pem holds both; stranger.pem, one no CA signed)."""
+        client.key in `dir`; client.pem holds both; client-locked.key, the key encrypted with
+        KEY_PASSWORD; stranger.pem, one no CA signed)."""
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.binary = binary
         self.port = free_port()
@@ -70,6 +73,7 @@ class RedisServer:
             signed("client", "/CN=app", "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
             run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger.key", "-out", "stranger.crt",
                 "-days", "2", "-subj", "/CN=stranger")
+            run("pkey", "-in", "client.key", "-aes-256-cbc", "-passout", f"pass:{KEY_PASSWORD}", "-out", "client-locked.key")
             for pem in ("client", "stranger"):
                 with open(os.path.join(d, f"{pem}.pem"), "w") as out:
                     out.write("".join(open(os.path.join(d, f"{pem}.{part}")).read() for part in ("crt", "key")))

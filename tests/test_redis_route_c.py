@@ -25,7 +25,7 @@ import pytest
 import redis
 
 from harness.processes import free_port, php_command
-from harness.redis_server import RedisServer, another_ca
+from harness.redis_server import KEY_PASSWORD, RedisServer, another_ca
 from pybroadcast.drivers.redis import keys as redis_keys
 from support import PHP_ENGINE, client, next_event, php_string as B, run_php
 from test_app_route_c import CORPUS as MEMORY_CORPUS, FORCE_PYTHON, _random_corpus, php_outcome
@@ -228,26 +228,37 @@ def test_urls_are_read_as_redis_py_reads_them(server: RedisServer, monitor: Moni
         assert [server.client(n).xlen("pybroadcast:history:news:stream") for n in range(4)] == [n == db for n in range(4)]
 
 
-@pytest.mark.parametrize("url, c_takes_it", [
-    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA", True), ("rediss://127.0.0.1:PORT?ssl_ca_certs=CA", True),
-    ("rediss://127.0.0.1:PORT/0", False),  # the throwaway CA is not the system's: both refuse the server
-    ("rediss://localhost:PORT/0?ssl_ca_certs=CA", False),  # the certificate names 127.0.0.1 only
-    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=none", True), ("rediss://localhost:PORT/0?ssl_cert_reqs=none", True),
-    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_cert_reqs=required", True),
-    ("rediss://localhost:PORT/0?ssl_cert_reqs=optional&ssl_ca_certs=CA", False),  # optional is required for a client
-    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=none&ssl_ca_certs=/nowhere", False),  # the CA is read even so
-    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=maybe", False),
-    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=false", False),  # an option the C route leaves
-    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=%2Fnowhere", False), ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=ca.crt", False),
-    ("redis://127.0.0.1:PORT/0", False),  # no TLS to a TLS port: no Redis answers
+@pytest.mark.parametrize("url, c_takes_it, connects", [
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA", True, True), ("rediss://127.0.0.1:PORT?ssl_ca_certs=CA", True, True),
+    ("rediss://127.0.0.1:PORT/0", False, False),  # the throwaway CA is not the system's: both refuse the server
+    ("rediss://localhost:PORT/0?ssl_ca_certs=CA", False, False),  # the certificate names 127.0.0.1 only
+    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=none", True, True),
+    ("rediss://localhost:PORT/0?ssl_cert_reqs=none", True, True),
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_cert_reqs=required", True, True),
+    ("rediss://localhost:PORT/0?ssl_cert_reqs=optional&ssl_ca_certs=CA", False, False),  # optional is required for a client
+    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=none&ssl_ca_certs=/nowhere", False, False),  # the CA is read even so
+    ("rediss://127.0.0.1:PORT/0?ssl_cert_reqs=maybe", False, False),
+    # ssl_check_hostname: redis-py's to_bool (0, f, false, n, no in any case: false; any other word: true)
+    ("rediss://localhost:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=false", True, True),  # any name, the CA still
+    ("rediss://localhost:PORT/0?ssl_check_hostname=No&ssl_ca_certs=CA", True, True),
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=0", True, True),
+    ("rediss://localhost:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=yes", False, False),
+    ("rediss://localhost:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=nope", False, False),
+    ("rediss://localhost:PORT/0?ssl_check_hostname=false", False, False),  # nor does the CA vouch for it
+    ("rediss://localhost:PORT/0?ssl_cert_reqs=none&ssl_check_hostname=true", True, True),  # none: no name either
+    ("rediss://localhost:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=%46alse", False, True),  # escapes: Python's
+    ("rediss://localhost:PORT/0?ssl_ca_certs=CA&ssl_check_hostname=no&ssl_check_hostname=yes", False, True),  # the first
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=%2Fnowhere", False, False),
+    ("rediss://127.0.0.1:PORT/0?ssl_ca_certs=ca.crt", False, False),
+    ("redis://127.0.0.1:PORT/0", False, False),  # no TLS to a TLS port: no Redis answers
 ])
 def test_rediss_urls_are_read_as_redis_py_reads_them(tls: tuple[RedisServer, Monitor], url: str,
-                                                      c_takes_it: bool) -> None:
+                                                      c_takes_it: bool, connects: bool) -> None:
     url = url.replace("PORT", str(tls[0].port)).replace("CA", tls[0].ca)
     outcome, _, python = same_both_ways(*tls, "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]",
                                         {"pybroadcast.redis_url": url})
     assert python is not c_takes_it, outcome
-    assert ("unreachable" not in outcome) is c_takes_it or "ssl_check_hostname" in url, outcome
+    assert ("unreachable" not in outcome) is connects, outcome
 
 
 @pytest.mark.parametrize("shape, c_takes_it", [
@@ -285,11 +296,16 @@ def mutual_tls() -> Iterator[tuple[RedisServer, Monitor]]:
     ("&ssl_certfile=DIR/stranger.pem", False),  # one the server's CA did not sign
     ("&ssl_certfile=DIR/client.crt&ssl_keyfile=DIR/stranger.key", False),  # a key of another certificate
     ("&ssl_keyfile=DIR/client.key", False),  # a key without its certificate
+    ("&ssl_certfile=DIR/client.crt&ssl_keyfile=DIR/client-locked.key&ssl_password=KEY_PASSWORD", True),
+    ("&ssl_certfile=DIR/client.crt&ssl_keyfile=DIR/client.key&ssl_password=unused", True),  # a key not encrypted
+    ("&ssl_certfile=DIR/client.crt&ssl_keyfile=DIR/client-locked.key&ssl_password=wrong", False),
+    ("&ssl_certfile=DIR/client.crt&ssl_keyfile=DIR/client-locked.key&ssl_password=k3y%3Apass-(1)", False),  # escapes
 ])
 def test_a_client_certificate_is_presented_as_python_presents_it(mutual_tls: tuple[RedisServer, Monitor], options: str,
                                                                   c_takes_it: bool) -> None:
     server = mutual_tls[0]
-    url = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={server.ca}" + options.replace("DIR", server.dir)
+    url = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={server.ca}" + options.replace("DIR", server.dir).replace(
+        "KEY_PASSWORD", KEY_PASSWORD)
     code, ini = "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]", {"pybroadcast.redis_url": url}
     (outcome, commands, python), (slow, slow_commands, _) = [run_case(*mutual_tls, code, extra)
                                                              for extra in (ini, {**ini, **FORCE_PYTHON})]
@@ -298,7 +314,67 @@ def test_a_client_certificate_is_presented_as_python_presents_it(mutual_tls: tup
     cut = lambda text: re.sub(r"unreachable: .*", "unreachable: ...", text)  # noqa: E731
     assert (cut(outcome), commands) == (cut(slow), slow_commands)
     assert python is not c_takes_it, outcome
-    assert ('"offset":1' in outcome) is c_takes_it, outcome
+    assert ('"offset":1' in outcome) is (c_takes_it or "%3A" in options), outcome
+
+
+def _random_urls(seed: int, count: int, server: RedisServer) -> list[str]:
+    """Seeded rediss:// URLs for a server that wants a client certificate: each option mostly as a
+    working URL has it, else one of its other values (wrong, escaped, odd case) or left out, in any
+    order, sometimes twice; hosts the certificate names or not; logins and paths."""
+    import random
+
+    rng = random.Random(seed)
+    d = server.dir
+    options = {  # the first value works (with the certificate's own host)
+        "ssl_ca_certs": [server.ca, "/nowhere", server.ca.replace("/", "%2F")],
+        "ssl_certfile": [f"{d}/client.crt", f"{d}/client.pem", f"{d}/stranger.pem"],
+        "ssl_keyfile": [f"{d}/client-locked.key", f"{d}/client.key", f"{d}/stranger.key"],
+        "ssl_password": [KEY_PASSWORD, "wrong", KEY_PASSWORD.replace(":", "%3A"), KEY_PASSWORD + "+"],
+        "ssl_cert_reqs": ["required", "none", "optional", "REQUIRED"],
+        "ssl_check_hostname": ["true", "false", "No", "f", "0", "yes", "%46alse", "off"],
+        "db": ["0", "1", "x"],
+        "socket_timeout": ["2"],
+    }
+    urls = []
+    for _ in range(count):
+        query = []
+        for name, values in options.items():
+            roll = rng.random()
+            if name in ("db", "socket_timeout"):  # db: any; socket_timeout: an option the C route leaves
+                if roll < (0.3 if name == "db" else 0.08):
+                    query.append(f"{name}={rng.choice(values)}")
+            elif roll < 0.8:
+                query.append(f"{name}={values[0]}")
+            elif roll < 0.94:
+                query.append(f"{name}={rng.choice(values[1:])}")
+        rng.shuffle(query)
+        if query and rng.random() < 0.15:
+            query.append(rng.choice(query).split("=")[0] + "=" + "no")  # given twice: redis-py reads the first
+        login = rng.choice(["", "", "app:pw@", ":wrong@"])
+        host = rng.choice(["127.0.0.1", "127.0.0.1", "localhost", "LocalHost"])
+        path = rng.choice(["", "/", "/0", "/1"])
+        urls.append(f"rediss://{login}{host}:{server.port}{path}?{'&'.join(query)}")
+    return urls
+
+
+def test_a_seeded_random_corpus_of_rediss_urls_is_read_as_python_reads_it(mutual_tls: tuple[RedisServer, Monitor]) -> None:
+    """Whatever the C route takes, it connects to and logs in as Python would, or declines."""
+    server = mutual_tls[0]
+    code = "[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]"
+    cut = lambda text: re.sub(r"unreachable: .*", "unreachable: ...", text)  # noqa: E731  (see above)
+    server.client().acl_setuser("app", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"], commands=["+@all"])
+    taken_by_c = connected = 0
+    try:
+        for url in _random_urls(seed=5, count=60, server=server):
+            ini = {"pybroadcast.redis_url": url}
+            (outcome, commands, python), (slow, slow_commands, _) = [
+                run_case(*mutual_tls, code, extra) for extra in (ini, {**ini, **FORCE_PYTHON})]
+            assert (cut(outcome), commands) == (cut(slow), slow_commands), url
+            taken_by_c += not python
+            connected += '"offset":1' in outcome
+    finally:
+        server.client().acl_deluser("app")
+    assert taken_by_c >= 10 and connected > taken_by_c, (taken_by_c, connected)  # it reaches the C route
 
 
 @pytest.mark.parametrize("variable, c_takes_it", [("SSL_CERT_DIR", True), ("SSL_CERT_FILE", False)])
@@ -398,6 +474,33 @@ def test_a_script_redis_will_not_load_is_pythons_error(either: tuple[RedisServer
     assert fast == slow, (fast, slow)
     assert fast.startswith(f"PyBroadcast\\Exception|1|redis at {scheme}://app:***@127.0.0.1:{server.port}/0{query}"
                                   " refused the request: this user has no permissions to run the 'script|load' command"), fast
+
+
+@pytest.mark.parametrize("login", ["", "app:pw@"])
+def test_a_keys_password_is_never_shown(mutual_tls: tuple[RedisServer, Monitor], login: str) -> None:
+    """ssl_password's value is hidden where the C route shows the URL, as Python hides it (a refusal:
+    the ACL user may not load scripts, or the default user may not publish)."""
+    server = mutual_tls[0]
+    control = server.client()
+    control.flushall()
+    control.script_flush()
+    control.acl_setuser("app", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                        commands=["+@all", "-script|load"])
+    control.acl_setuser("default", enabled=True, commands=["-evalsha"])  # (enabled: redis-py's default is off)
+    query = (f"?ssl_password={KEY_PASSWORD}&ssl_certfile={server.dir}/client.crt&ssl_ca_certs={server.ca}"
+             f"&ssl_keyfile={server.dir}/client-locked.key")
+    url = f"rediss://{login}127.0.0.1:{server.port}/0{query}"
+    try:
+        (fast, c_python), (slow, python) = [php_outcome("broadcast('news', 'a')", {
+            "pybroadcast.driver": "redis", "pybroadcast.redis_url": url, **extra}) for extra in ({}, FORCE_PYTHON)]
+    finally:
+        control.acl_setuser("default", enabled=True, commands=["+@all"])
+        control.acl_deluser("app")
+    assert (c_python, python) == (False, True)
+    assert fast == slow, (fast, slow)
+    shown = url.replace(KEY_PASSWORD, "***").replace("app:pw@", "app:***@")
+    assert fast.startswith(f"PyBroadcast\\Exception|1|redis at {shown} refused the request"), fast
+    assert "pass-" not in fast
 
 
 def test_no_redis_is_pythons_error(server: RedisServer, monitor: Monitor) -> None:
