@@ -503,6 +503,63 @@ def test_a_keys_password_is_never_shown(mutual_tls: tuple[RedisServer, Monitor],
     assert "pass-" not in fast
 
 
+class HoldingProxy:
+    """A TCP proxy to `port` that passes nothing of its first connection on until the client has sent
+    `until`: a client that waits for a reply before it sends that never gets one."""
+
+    def __init__(self, port: int, until: bytes) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._target, self._until, self._first = port, until, True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self._target))
+            held, self._first = self._first, False
+            threading.Thread(target=self._pipe, args=(client, upstream, held), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, held: bool) -> None:
+        pending = b""
+        try:
+            while chunk := source.recv(65536):
+                if held:
+                    pending += chunk
+                    if self._until not in pending:
+                        continue
+                    chunk, pending, held = pending, b"", False
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                end.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_connection_logs_in_in_one_round_trip(server: RedisServer) -> None:
+    """AUTH, SELECT and PING go out together (they are three round trips to a remote Redis else)."""
+    control = server.client()
+    control.flushall()
+    control.acl_setuser("app", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"], commands=["+@all"])
+    proxy = HoldingProxy(server.port, until=b"PING")
+    try:
+        outcome, python = php_outcome("[broadcast('news', 'a'), getChannelHistory('news', 1, $p)]", {
+            "pybroadcast.driver": "redis", "pybroadcast.redis_url": f"redis://app:pw@127.0.0.1:{proxy.port}/1"})
+    finally:
+        proxy.close()
+        control.acl_deluser("app")
+    assert python is False and '"offset":1' in outcome, outcome
+    assert server.client(1).xlen("pybroadcast:history:news:stream") == 1
+
+
 def test_no_redis_is_pythons_error(server: RedisServer, monitor: Monitor) -> None:
     port = free_port()
     result = run_php("try { broadcast('news', 'a'); } catch (Throwable $e) { echo get_class($e), '|', $e->getMessage(); }",
