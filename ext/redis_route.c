@@ -316,7 +316,7 @@ static void *tls_start(redisContext *c, const redis_target *t)
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         ok = SSL_set1_host(ssl, t->host) == 1;
     }
-    ok = ok && SSL_connect(ssl) == 1 && (t->unverified || SSL_get_verify_result(ssl) == X509_V_OK);
+    ok = ok && pyb_tls_connect(ssl, c->fd) && (t->unverified || SSL_get_verify_result(ssl) == X509_V_OK);
     if (!ok && ssl) SSL_free(ssl);
     ERR_clear_error();
     return ok ? ssl : NULL;

@@ -155,6 +155,42 @@ SSL_CTX *pyb_tls_context(const char *ca_certs, const char *certfile, const char 
     return NULL;
 }
 
+/* A trusted certificate of `ctx` parsed and its signature checked, as the server's will be: the code
+ * and tables that takes are faulted in and cached. Nothing of it is kept or trusted. */
+static void warm_up_checks(SSL_CTX *ctx)
+{
+    STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+    X509 *trusted = NULL;
+    for (int i = 0; !trusted && i < sk_X509_OBJECT_num(objects); i++) {
+        trusted = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+    }
+    unsigned char *der = NULL;
+    int len = trusted ? i2d_X509(trusted, &der) : 0;
+    const unsigned char *in = der;
+    X509 *copy = len > 0 ? d2i_X509(NULL, &in, len) : NULL;
+    if (copy) X509_verify(copy, X509_get0_pubkey(copy));
+    X509_free(copy);
+    OPENSSL_free(der);
+    ERR_clear_error();
+}
+
+bool pyb_tls_connect(SSL *ssl, int fd)
+{
+    static pid_t warmed;
+    int flags;
+    if (warmed != getpid() && (flags = fcntl(fd, F_GETFL)) >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+        warmed = getpid();
+        int sent = SSL_connect(ssl);  /* the ClientHello goes out; the server's answer is not in yet */
+        int error = SSL_get_error(ssl, sent);
+        fcntl(fd, F_SETFL, flags);
+        if (sent == 1) return true;
+        if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) return false;
+        ERR_clear_error();
+        if (error == SSL_ERROR_WANT_READ) warm_up_checks(SSL_get_SSL_CTX(ssl));
+    }
+    return SSL_connect(ssl) == 1;
+}
+
 /* A self-signed certificate for a throwaway P-256 key (the warm-up's server). */
 static X509 *throwaway_certificate(EVP_PKEY *key)
 {

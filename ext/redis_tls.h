@@ -10,6 +10,11 @@
  * and Python says why). */
 SSL_CTX *pyb_tls_context(const char *ca_certs, const char *certfile, const char *keyfile, const char *password);
 
+/* SSL_connect() on `ssl`, connected to `fd` (blocking). A process's first handshake uses the wait
+ * for the server's first answer (its signature: ~0.5 ms) to warm up the certificate checks that
+ * follow it, which a fresh php-fpm worker otherwise makes cold. */
+bool pyb_tls_connect(SSL *ssl, int fd);
+
 /* In a process about to fork workers (php-fpm's master, Apache's parent): OpenSSL's one-time
  * set-up and a context trusting ca_certs, so that the workers' first TLS connection is theirs
  * already. The client's own certificate and key are never read here. */
