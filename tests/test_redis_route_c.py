@@ -454,42 +454,15 @@ def test_a_refusal_is_pythons_error(server: RedisServer) -> None:
                         " command not allowed when used memory > 'maxmemory'."] * 2
 
 
-def test_a_script_redis_will_not_load_is_pythons_error(either: tuple[RedisServer, Monitor]) -> None:
-    """An ACL user who may run scripts by SHA1 but not load them: the same refusal both ways (over TLS
-    too: logged in over TLS, and the URL shown as Python shows it, password hidden, options kept)."""
-    server = either[0]
-    control = server.client()
-    control.flushall()
-    control.script_flush()
-    control.acl_setuser("app", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
-                        commands=["+@all", "-script|load"])
-    scheme, query = ("rediss", f"?ssl_ca_certs={server.ca}") if server.tls else ("redis", "")
-    url = f"{scheme}://app:pw@127.0.0.1:{server.port}/0{query}"
-    try:
-        (fast, c_python), (slow, python) = [php_outcome("broadcast('news', 'a')", {
-            "pybroadcast.driver": "redis", "pybroadcast.redis_url": url, **extra}) for extra in ({}, FORCE_PYTHON)]
-    finally:
-        control.acl_deluser("app")
-    assert (c_python, python) == (False, True)
-    assert fast == slow, (fast, slow)
-    assert fast.startswith(f"PyBroadcast\\Exception|1|redis at {scheme}://app:***@127.0.0.1:{server.port}/0{query}"
-                                  " refused the request: this user has no permissions to run the 'script|load' command"), fast
-
-
-@pytest.mark.parametrize("login", ["", "app:pw@"])
-def test_a_keys_password_is_never_shown(mutual_tls: tuple[RedisServer, Monitor], login: str) -> None:
-    """ssl_password's value is hidden where the C route shows the URL, as Python hides it (a refusal:
-    the ACL user may not load scripts, or the default user may not publish)."""
-    server = mutual_tls[0]
+def _refused_both_ways(server: RedisServer, url: str) -> str:
+    """broadcast() to `url` while the ACL user `app` (password pw) may run scripts by SHA1 but not
+    load them and the default user may not run them: the C route's outcome, the same as Python's."""
     control = server.client()
     control.flushall()
     control.script_flush()
     control.acl_setuser("app", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
                         commands=["+@all", "-script|load"])
     control.acl_setuser("default", enabled=True, commands=["-evalsha"])  # (enabled: redis-py's default is off)
-    query = (f"?ssl_password={KEY_PASSWORD}&ssl_certfile={server.dir}/client.crt&ssl_ca_certs={server.ca}"
-             f"&ssl_keyfile={server.dir}/client-locked.key")
-    url = f"rediss://{login}127.0.0.1:{server.port}/0{query}"
     try:
         (fast, c_python), (slow, python) = [php_outcome("broadcast('news', 'a')", {
             "pybroadcast.driver": "redis", "pybroadcast.redis_url": url, **extra}) for extra in ({}, FORCE_PYTHON)]
@@ -498,6 +471,27 @@ def test_a_keys_password_is_never_shown(mutual_tls: tuple[RedisServer, Monitor],
         control.acl_deluser("app")
     assert (c_python, python) == (False, True)
     assert fast == slow, (fast, slow)
+    return fast
+
+
+def test_a_script_redis_will_not_load_is_pythons_error(either: tuple[RedisServer, Monitor]) -> None:
+    """The same refusal both ways (over TLS too: logged in over TLS, and the URL shown as Python shows
+    it, password hidden, options kept)."""
+    server = either[0]
+    scheme, query = ("rediss", f"?ssl_ca_certs={server.ca}") if server.tls else ("redis", "")
+    fast = _refused_both_ways(server, f"{scheme}://app:pw@127.0.0.1:{server.port}/0{query}")
+    assert fast.startswith(f"PyBroadcast\\Exception|1|redis at {scheme}://app:***@127.0.0.1:{server.port}/0{query}"
+                                  " refused the request: this user has no permissions to run the 'script|load' command"), fast
+
+
+@pytest.mark.parametrize("login", ["", "app:pw@"])
+def test_a_keys_password_is_never_shown(mutual_tls: tuple[RedisServer, Monitor], login: str) -> None:
+    """ssl_password's value is hidden where the C route shows the URL, as Python hides it."""
+    server = mutual_tls[0]
+    query = (f"?ssl_password={KEY_PASSWORD}&ssl_certfile={server.dir}/client.crt&ssl_ca_certs={server.ca}"
+             f"&ssl_keyfile={server.dir}/client-locked.key")
+    url = f"rediss://{login}127.0.0.1:{server.port}/0{query}"
+    fast = _refused_both_ways(server, url)
     shown = url.replace(KEY_PASSWORD, "***").replace("app:pw@", "app:***@")
     assert fast.startswith(f"PyBroadcast\\Exception|1|redis at {shown} refused the request"), fast
     assert "pass-" not in fast
