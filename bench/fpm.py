@@ -62,9 +62,11 @@ def _hub(hub_class: Any, redis_url: str | None) -> Iterator[dict[str, Any]]:
         hub.stop()
 
 
-def first_call(hub_class: Any, samples: int, redis_url: str | None = None) -> dict[str, Any]:
+def first_call(hub_class: Any, samples: int, redis_url: str | None = None,
+               server_core: str = "its own") -> dict[str, Any]:
     """`samples` fresh workers' first broadcast() (pm.max_requests = 1: each request is a new
-    worker's first), then 2,000 warm ones each."""
+    worker's first), then 2,000 warm ones each. `server_core`: where the server the workers call
+    (the hub, or Redis) runs, for the table: the caller places it."""
     first, warm, pss, written = [], [], [], []
     with _hub(hub_class, redis_url) as options:
         pool = FpmPool(options, workers=1, max_requests=1)
@@ -75,7 +77,7 @@ def first_call(hub_class: Any, samples: int, redis_url: str | None = None) -> di
             pss.append(body["pss_added_kib"])
             written.append(body["written_added_kib"])
         pool.stop()
-    return {"driver": redis_url.partition(":")[0] if redis_url else "memory",
+    return {"driver": redis_url.partition(":")[0] if redis_url else "memory", "server_core": server_core,
             "first_call_ms_median": round(statistics.median(first), 2), "first_call_ms_max": round(max(first), 2),
             "warm_call_us_median": round(statistics.median(warm), 1),
             "pss_added_kib_median": round(statistics.median(pss)),

@@ -401,8 +401,20 @@ def main() -> None:
     redis, tls_redis = RedisServer(), RedisServer(tls=True)
     try:
         two_nodes = runs(args.subscribers, rates, args.seconds, processes=1, redis_url=redis.url)
+        # A worker's first call, with Redis on a core of its own (the hub's, idle meanwhile), as the
+        # hub is for the memory driver and as a Redis of its own machine would be; over TLS also on
+        # the worker's core, where the server's handshake work (its signature) waits for the
+        # worker's, or the worker's for it.
+        assert redis.process is not None and tls_redis.process is not None
+        servers = [redis.process.pid, tls_redis.process.pid]  # (their main threads: Redis's work)
+        for pid in servers:
+            os.sched_setaffinity(pid, HUB_CPUS)
         redis_first_call = [fpm.first_call(HubProcess, samples=3 if args.quick else 15, redis_url=url)
                             for url in (redis.url, tls_redis.url)]
+        for pid in servers:
+            os.sched_setaffinity(pid, LOAD_CPUS)
+        redis_first_call.append(fpm.first_call(HubProcess, samples=3 if args.quick else 15, redis_url=tls_redis.url,
+                                               server_core="the worker's"))
         pool_memory = [fpm.pool_memory(HubProcess, workers=workers, runs=1 if args.quick else 3, redis_url=url)
                        for url in (None, redis.url, tls_redis.url) for workers in (1, 8)]
         reuse_port = one_vs_two(HubProcess, redis.url, ALL_CPUS, subscribers=400 if args.quick else 10000,
@@ -428,7 +440,8 @@ def main() -> None:
         "large": scaled(args.subscribers, args.large, rates[::2]),
         "floor": sweeps([args.subscribers, args.large], HUB_CPUS, rounds=5 if args.quick else 30,
                         deliveries_per_s=args.subscribers * min(rates)),
-        "fpm": [fpm.first_call(HubProcess, samples=5 if args.quick else 15), *redis_first_call],
+        "fpm": [fpm.first_call(HubProcess, samples=5 if args.quick else 15, server_core="its own (the hub's)"),
+                *redis_first_call],
         "fpm_pool": pool_memory,
         "warm": warm_calls(HubProcess, HUB_CPUS, LOAD_CPUS, runs=1 if args.quick else 5,
                            calls=2000 if args.quick else 20000),
@@ -453,7 +466,8 @@ def main() -> None:
                 " same deliveries/s", results["large"]))
     print(table("What those p99s are made of: one C thread sending a 102-byte frame to each subscriber's loopback"
                 " socket in turn, on the hub's core, at the same pace (bench/send_floor.c)", results["floor"]))
-    print(table("broadcast() from php-fpm (hub on the same machine)", results["fpm"]))
+    print(table("broadcast() from php-fpm (hub or Redis on the same machine; the workers on the load core)",
+                results["fpm"]))
     print(table("PSS the API adds per worker, the whole pool counted (master and workers, before and after each"
                 " worker's first broadcast())", results["fpm_pool"]))
     print(table("Warm app calls from PHP (CLI, 20,000 calls each), the app process on the server's core or the other one",
