@@ -11,10 +11,10 @@
  *
  * It declines (nothing sent; Python does the call and says what is wrong) for a URL it does not
  * read exactly as redis-py would (query options other than db and rediss://'s ssl_* files,
- * ssl_cert_reqs, ssl_check_hostname and ssl_password, percent-escapes...), when it cannot connect or log in, and when a read's reply is
- * not what it expects; reads have no side effects, so Python may do them again. A publish that
- * went out is never sent again: a lost reply raises "did not confirm" (PyBroadcast\Exception
- * code 2), as Python does. */
+ * ssl_cert_reqs, ssl_check_hostname and ssl_password, percent-escapes...), when it cannot connect
+ * or log in, and when a read's reply is not what it expects; reads have no side effects, so Python
+ * may do them again. A publish that went out is never sent again: a lost reply raises "did not
+ * confirm" (PyBroadcast\Exception code 2), as Python does. */
 #include "app_route.h"
 
 #ifndef PYB_HAVE_HIREDIS  /* built without hiredis: Python does every Redis call */
