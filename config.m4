@@ -85,7 +85,7 @@ if test "$PHP_PYTHON" != "no"; then
   ], [AC_MSG_WARN([hiredis not found (apt-get install libhiredis-dev): the Redis driver's app calls will start Python])])
   PHP_SUBST([PYBROADCAST_SHARED_LIBADD])
 
-  PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c ext/app_route.c ext/socket_route.c ext/redis_route.c ext/redis_tls.c],
+  PHP_NEW_EXTENSION([pybroadcast], [ext/pybroadcast.c ext/server.c ext/app_route.c ext/socket_route.c ext/redis_route.c ext/redis_tls.c ext/redaction.c],
                     [$ext_shared])
   PHP_ADD_BUILD_DIR([$ext_builddir/ext])
 

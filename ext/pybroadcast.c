@@ -8,6 +8,7 @@
 #include "zend_exceptions.h"
 #include "ext/spl/spl_exceptions.h"
 #include "pybroadcast_arginfo.h"
+#include "redaction.h"
 #include "settings.h"
 
 #include <dlfcn.h>
@@ -46,6 +47,8 @@ static ZEND_INI_MH(pyb_ini_number)
 }
 
 #define PYB_INI_TEXT(name) PHP_INI_ENTRY("pybroadcast." name, "", PHP_INI_ALL, NULL)
+#define PYB_INI_SECRET(name) PHP_INI_ENTRY_EX("pybroadcast." name, "", PHP_INI_ALL, NULL, pyb_display_secret)
+#define PYB_INI_URL(name) PHP_INI_ENTRY_EX("pybroadcast." name, "", PHP_INI_ALL, NULL, pyb_display_url)
 #define PYB_INI_NUMBER(name, kind) PHP_INI_ENTRY1("pybroadcast." name, "", PHP_INI_ALL, pyb_ini_number, (void *) kind)
 #define PYB_INI_INT(name) PYB_INI_NUMBER(name, "int")
 #define PYB_INI_REAL(name) PYB_INI_NUMBER(name, "number")

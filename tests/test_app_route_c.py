@@ -241,7 +241,7 @@ def test_the_c_side_lists_every_setting() -> None:
     text = (ROOT / "ext" / "settings.h").read_text()
     table = re.findall(r'X\("(\w+)", (?:"(\w+)"|NULL), (\w+), (\w+)\)', text)
     assert [(name, env or None) for name, env, _, _ in table] == [(o.name, o.env) for o in settings.OPTIONS]
-    checks = {"TEXT": "text", "INT": "int", "REAL": "number", "COUNT": "count"}
+    checks = {"TEXT": "text", "SECRET": "text", "URL": "text", "INT": "int", "REAL": "number", "COUNT": "count"}
     for (name, _, check, use), option in zip(table, settings.OPTIONS):
         assert checks[check] == option.kind, name
         # a number php.ini did not check could be one Python refuses

@@ -10,6 +10,7 @@ $info = ob_get_clean();
 foreach (['pybroadcast support => enabled', 'Version => 0.1.0', 'Embedded Python => 3.',
           'Python interpreter => not started', 'pybroadcast.socket => no value',
           'pybroadcast.driver => no value', 'pybroadcast.max_message_size => no value',
+          'pybroadcast.pusher_secret => no value => no value', 'pybroadcast.redis_url => no value => no value',
           'pybroadcast.python => /', 'pybroadcast.hub_path => /', 'pybroadcast.core => /'] as $line) {
     echo $line, ': ', str_contains($info, $line) ? 'yes' : 'NO', "\n";
 }
@@ -23,6 +24,8 @@ Python interpreter => not started: yes
 pybroadcast.socket => no value: yes
 pybroadcast.driver => no value: yes
 pybroadcast.max_message_size => no value: yes
+pybroadcast.pusher_secret => no value => no value: yes
+pybroadcast.redis_url => no value => no value: yes
 pybroadcast.python => /: yes
 pybroadcast.hub_path => /: yes
 pybroadcast.core => /: yes
