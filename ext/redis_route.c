@@ -34,6 +34,7 @@ void pyb_redis_prefork(const pyb_route_settings *settings) {}
 #include "zend_exceptions.h"
 #include "zend_smart_str.h"
 #include "ext/json/php_json.h"
+#include "redaction.h"
 #include "redis_scripts.h"
 #include "redis_tls.h"
 
@@ -73,14 +74,15 @@ typedef struct {
     bool unverified;     /* rediss://...?ssl_cert_reqs=none: any certificate, any name (redis-py's meaning) */
     bool any_name;       /* ssl_check_hostname=false: a certificate the CAs vouch for, for any name */
     char key_password[256];  /* ssl_password: for an encrypted key */
-    size_t secret_at, secret_len;  /* where ssl_password's value is in the query: never shown */
     char host[256];  /* or the socket's path */
     int port;
     char user[256];
     char password[256];
     bool login;
     long db;
-    char shown[1024];  /* keys.redact(url): for messages, without the password */
+    const char *url;  /* as given (alive for the call), for messages: see show_url */
+    size_t path_at;   /* where its path begins */
+    bool port_given;
 } redis_target;
 
 static bool copy_part(char *to, size_t size, const char *from, size_t len)
@@ -128,7 +130,6 @@ static bool false_word(const char *value, size_t len)
 static bool parse_query(const char *query, redis_target *t, bool *db_given)
 {
     bool reqs_given = false, check_given = false;
-    const char *start = query;
     while (*query) {
         const char *end = strchr(query, '&');
         size_t len = end ? (size_t) (end - query) : strlen(query);
@@ -160,13 +161,11 @@ static bool parse_query(const char *query, redis_target *t, bool *db_given)
             if (!plain_value(value, value_len, "")) return false;
             t->any_name = false_word(value, value_len);
             check_given = true;
-        } else if (NAMED("ssl_password") && !t->secret_len) {
+        } else if (NAMED("ssl_password") && !t->key_password[0]) {
             if (!plain_value(value, value_len, "-._~!$'()*,:@/=")
                     || !copy_part(t->key_password, sizeof t->key_password, value, value_len)) {
                 return false;
             }
-            t->secret_at = (size_t) (value - start);
-            t->secret_len = value_len;
         } else {
             return false;
         }
@@ -179,6 +178,7 @@ static bool parse_query(const char *query, redis_target *t, bool *db_given)
 static bool parse_url(const char *full_url, redis_target *t)
 {
     memset(t, 0, sizeof *t);
+    t->url = full_url;
     char url[1024];  /* without rediss://'s query */
     const char *query = strchr(full_url, '?');
     size_t url_len = query ? (size_t) (query - full_url) : strlen(full_url);
@@ -189,17 +189,9 @@ static bool parse_url(const char *full_url, redis_target *t)
     bool db_given = false;
     if (query && !parse_query(query + 1, t, &db_given)) return false;
     if (strpbrk(url, "#%[]\\ ")) return false;  /* escapes, IPv6: redis-py's to read */
-    char query_shown[1024] = "";  /* redaction.redact_url's: ssl_password's value hidden */
-    if (query && t->secret_len) {
-        const char *value = query + 1 + t->secret_at;
-        snprintf(query_shown, sizeof query_shown, "%.*s***%s", (int) (value - query), query, value + t->secret_len);
-    } else if (query) {
-        snprintf(query_shown, sizeof query_shown, "%s", query);
-    }
     if (strncmp(url, "unix://", 7) == 0) {
         const char *path = url + 7;
         t->unix_socket = true;
-        snprintf(t->shown, sizeof t->shown, "%s%s", url, query_shown);
         return path[0] == '/' && !strchr(path, '@') && copy_part(t->host, sizeof ((struct sockaddr_un *) 0)->sun_path,
                                                                    path, strlen(path));
     }
@@ -242,14 +234,24 @@ static bool parse_url(const char *full_url, redis_target *t)
         if (digits > 9 || strspn(path + 1, "0123456789") != digits) return false;
         t->db = atol(path + 1);
     }
-    char port[8] = "";
-    if (colon) snprintf(port, sizeof port, ":%d", t->port);
-    if (!t->login) {
-        snprintf(t->shown, sizeof t->shown, "%s%s", url, query_shown);
-    } else {
-        snprintf(t->shown, sizeof t->shown, "%s://%s:***@%s%s%s%s", scheme, t->user, t->host, port, path, query_shown);
-    }
+    t->path_at = (size_t) (path - url);
+    t->port_given = colon != NULL;
     return true;
+}
+
+/* t's URL as pybroadcast/redaction.py's redact_url() shows it: without its password (the host then
+ * as urlsplit reads it: lower case, the port a number) nor ssl_password's value. Made for a message
+ * only, not on every call. */
+static void show_url(smart_str *out, const redis_target *t)
+{
+    if (!t->login) {
+        pyb_redact_url(t->url, strlen(t->url), out);
+    } else {
+        smart_str_append_printf(out, "%s://%s:***@%s", t->tls ? "rediss" : "redis", t->user, t->host);
+        if (t->port_given) smart_str_append_printf(out, ":%d", t->port);
+        pyb_redact_url(t->url + t->path_at, strlen(t->url + t->path_at), out);  /* the path and query */
+    }
+    smart_str_0(out);
 }
 
 /* --- one command ---------------------------------------------------------------------- */
@@ -511,8 +513,11 @@ static void script_call(command *cmd, const char *sha, int keys)
 
 static void unconfirmed(const redis_target *t, const char *reason)
 {
+    smart_str shown = {0};
+    show_url(&shown, t);
     zend_throw_exception_ex(pyb_exception_ce, PYB_CODE_UNCONFIRMED,
-        "redis at %s did not confirm the publish: %s; it may still be delivered", t->shown, reason);
+        "redis at %s did not confirm the publish: %s; it may still be delivered", ZSTR_VAL(shown.s), reason);
+    smart_str_free(&shown);
 }
 
 /* An error reply, as redis-py words it (its parse_error drops a known error code). */
@@ -529,7 +534,11 @@ static void refused(const redis_target *t, const redisReply *reply)
             break;
         }
     }
-    zend_throw_exception_ex(pyb_exception_ce, PYB_CODE_NOT_SENT, "redis at %s refused the request: %s", t->shown, text);
+    smart_str shown = {0};
+    show_url(&shown, t);
+    zend_throw_exception_ex(pyb_exception_ce, PYB_CODE_NOT_SENT, "redis at %s refused the request: %s", ZSTR_VAL(shown.s),
+                            text);
+    smart_str_free(&shown);
 }
 
 /* --- what is published --------------------------------------------------------------- */
