@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from harness.processes import LogWatcher, fastcgi_get, fpm_command, fpm_config, free_port
 
 BENCH = Path(__file__).resolve().parent
+WORKERS_CORE = "the worker's"  # a first_call() server_core: the summary shows it, unjudged
 
 
 class FpmPool:

@@ -414,7 +414,7 @@ def main() -> None:
         for pid in servers:
             os.sched_setaffinity(pid, LOAD_CPUS)
         redis_first_call.append(fpm.first_call(HubProcess, samples=3 if args.quick else 15, redis_url=tls_redis.url,
-                                               server_core="the worker's"))
+                                               server_core=fpm.WORKERS_CORE))
         pool_memory = [fpm.pool_memory(HubProcess, workers=workers, runs=1 if args.quick else 3, redis_url=url)
                        for url in (None, redis.url, tls_redis.url) for workers in (1, 8)]
         reuse_port = one_vs_two(HubProcess, redis.url, ALL_CPUS, subscribers=400 if args.quick else 10000,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from bench.fpm import WORKERS_CORE
+
 # Recorded before the work (issue 11, this machine): CLI for the first call and memory.
 BEFORE = {
     "first_memory": "17-38 (CLI)", "first_redis": "111-300 (CLI)", "pss_memory": "6.6", "pss_redis": "23",
@@ -73,8 +75,8 @@ def _warm(rows: list[dict[str, Any]], call: str, route: str) -> dict[str, float]
 
 def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
     # Judged: the server (hub or Redis) on a core of its own; Redis on the worker's core is shown beside.
-    fpm = {r["driver"]: r for r in results["fpm"] if r["server_core"] != "the worker's"}
-    shared_core = [r for r in results["fpm"] if r["server_core"] == "the worker's"]
+    fpm = {r["driver"]: r for r in results["fpm"] if r["server_core"] != WORKERS_CORE}
+    shared_core = [r for r in results["fpm"] if r["server_core"] == WORKERS_CORE]
     warm = results["warm"]
     memory = results["memory"][0]
     rows: list[dict[str, Any]] = []
