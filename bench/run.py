@@ -438,8 +438,11 @@ def main() -> None:
         "memory": [memory_per_connection(args.idle, processes=4)],
         # The same deliveries per second as the first rates, to ten times the subscribers.
         "large": scaled(args.subscribers, args.large, rates[::2]),
-        "floor": sweeps([args.subscribers, args.large], HUB_CPUS, rounds=5 if args.quick else 30,
-                        deliveries_per_s=args.subscribers * min(rates)),
+        # (and the large sweep shared by a writer on each core: the floor of any hub on this machine)
+        "floor": [*sweeps([args.subscribers, args.large], HUB_CPUS, rounds=5 if args.quick else 30,
+                          deliveries_per_s=args.subscribers * min(rates)),
+                  *sweeps([args.large], set(ALL_CPUS), rounds=5 if args.quick else 30,
+                          deliveries_per_s=args.subscribers * min(rates), writers=len(ALL_CPUS))],
         "fpm": [fpm.first_call(HubProcess, samples=5 if args.quick else 15, server_core="its own (the hub's)"),
                 *redis_first_call],
         "fpm_pool": pool_memory,
@@ -465,7 +468,8 @@ def main() -> None:
     print(table(f"Fan-out to {args.large:,} subscribers of one channel, each run right after {args.subscribers:,} at the"
                 " same deliveries/s", results["large"]))
     print(table("What those p99s are made of: one C thread sending a 102-byte frame to each subscriber's loopback"
-                " socket in turn, on the hub's core, at the same pace (bench/send_floor.c)", results["floor"]))
+                " socket in turn, on the hub's core, at the same pace (bench/send_floor.c); and the large sweep"
+                " shared by a thread on each core", results["floor"]))
     print(table("broadcast() from php-fpm (hub or Redis on the same machine; the workers on the load core)",
                 results["fpm"]))
     print(table("PSS the API adds per worker, the whole pool counted (master and workers, before and after each"
