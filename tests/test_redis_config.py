@@ -9,7 +9,7 @@ import os
 import pytest
 
 from harness.redis_server import RedisServer
-from support import ack, client, next_event, run_php, subscribe
+from support import ack, client, free_port, next_event, run_php, subscribe
 
 _users = itertools.count()
 
@@ -108,7 +108,6 @@ SECRET = "hunter2"
 @pytest.mark.parametrize("query", ["password=hunter2", "db=0&pass%77ord=hunter2"])
 async def test_a_password_in_the_urls_query_never_reaches_a_log(make_hub, query) -> None:
     """redis-py takes `password` from the query as from the user part (and decodes its name)."""
-    from support import free_port
     hub = make_hub({"options": redis_options(f"redis://127.0.0.1:{free_port()}/0?{query}", "down")})
     [match] = await hub.log.await_for(r"ERROR redis at .* unreachable")
     assert "=***" in match.string, match.string
